@@ -1,0 +1,84 @@
+"""kxflow: the national S&T progress demonstration county programme (国家科技进步示范县（市）)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import text
+
+from kxflow import config as config_module
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Builds the app. Never migrates: ``flask db upgrade`` (or the one-shot service) does that."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE))
+    app.config.update(config_module.load(overrides))
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    from kxflow.core.db import db
+    from kxflow.core.errors import register_error_handlers
+    from kxflow.core.extensions import api, csrf, limiter, migrate
+    from kxflow.core.i18n import babel, select_locale
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config_module.INSTANCE.mkdir(parents=True, exist_ok=True)
+        _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    _import_models()
+
+    from kxflow.accounts.api import blp as tokens_blp
+    from kxflow.applications.api import blp as applications_blp
+    from kxflow.calls.api import blp as calls_blp
+    from kxflow.notifications.api import blp as notifications_blp
+
+    for blp in (tokens_blp, calls_blp, applications_blp, notifications_blp):
+        api.register_blueprint(blp)
+        csrf.exempt(blp)  # bearer tokens only: no cookies, so nothing to forge
+
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    from kxflow.home import bp as home_bp
+
+    app.register_blueprint(home_bp)
+
+    from kxflow.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _import_models() -> None:
+    """Every model module, so metadata (and Alembic autogenerate) sees all tables."""
+    import kxflow.accounts.models  # noqa: F401
+    import kxflow.applications.models  # noqa: F401
+    import kxflow.calls.models  # noqa: F401
+    import kxflow.indicators.models  # noqa: F401
+    import kxflow.notifications.models  # noqa: F401
+    import kxflow.regions.models  # noqa: F401
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from kxflow.core.db import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

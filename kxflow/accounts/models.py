@@ -1,0 +1,81 @@
+"""User accounts (one role, one scope each) and hashed, expiring API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kxflow.accounts.roles import Role
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.types import UTCDateTime
+from kxflow.regions.models import County, Province
+
+_ROLES_SQL = ", ".join(f"'{r.value}'" for r in Role)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_ROLES_SQL})", name="role_known"),
+        # the scope a role works in is part of the row, so no user can exist without it
+        CheckConstraint(
+            "(role NOT IN ('county_staff', 'county_leader')) OR county_code IS NOT NULL",
+            name="county_roles_have_county",
+        ),
+        CheckConstraint(
+            "(role NOT IN ('province_reviewer', 'expert')) OR province_code IS NOT NULL",
+            name="province_roles_have_province",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    county_code: Mapped[str | None] = mapped_column(ForeignKey("counties.code"), index=True)
+    province_code: Mapped[str | None] = mapped_column(ForeignKey("provinces.code"), index=True)
+    locale: Mapped[str | None] = mapped_column(String(8))  # None: follow the browser (Chinese first)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    county: Mapped[County | None] = relationship(lazy="joined")
+    province: Mapped[Province | None] = relationship(lazy="joined")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return bool(self.active)
+
+    @property
+    def scope_province_code(self) -> str | None:
+        """The province a user's scope lies in (a county user's county's province)."""
+        if self.county_code:
+            return self.county.province_code if self.county else self.county_code[:2] + "0000"
+        return self.province_code
+
+
+class ApiToken(db.Model):
+    """A bearer token: only its sha256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

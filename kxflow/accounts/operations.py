@@ -1,0 +1,99 @@
+"""Account rules: creating users with a valid scope, logging in, issuing and checking tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext
+from sqlalchemy import select
+
+from kxflow.accounts.models import ApiToken, User
+from kxflow.accounts.roles import COUNTY_ROLES, Role
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.errors import Invalid, Unauthorized
+from kxflow.regions.models import County, Province
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    county_code: str | None = None,
+    province_code: str | None = None,
+    email: str | None = None,
+    display_name: str = "",
+) -> User:
+    fields: dict[str, list[str]] = {}
+    if role not in {r.value for r in Role}:
+        fields["role"] = [gettext("Unknown role.")]
+    if not username or len(username) > 64:
+        fields["username"] = [gettext("Must be 1 to 64 characters.")]
+    elif db.session.scalar(select(User.id).where(User.username == username)):
+        fields["username"] = [gettext("This username is taken.")]
+    if len(password) < 8:
+        fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
+    if role in COUNTY_ROLES:
+        county = db.session.get(County, county_code) if county_code else None
+        if county is None or county.valid_to is not None:
+            fields["county"] = [gettext("A county role needs an existing county code.")]
+        province_code = None
+    elif role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
+        if not province_code or db.session.get(Province, province_code) is None:
+            fields["province"] = [gettext("This role needs an existing province code.")]
+        county_code = None
+    else:
+        county_code = province_code = None
+    if fields:
+        raise Invalid(fields=fields)
+    user = User(
+        username=username,
+        role=role,
+        county_code=county_code,
+        province_code=province_code,
+        email=email,
+        display_name=display_name or username,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not user.check_password(password):
+        return None
+    return user
+
+
+def issue_token(user: User) -> tuple[str, ApiToken]:
+    raw = secrets.token_urlsafe(32)
+    ttl = timedelta(seconds=current_app.config["API_TOKEN_TTL_SECONDS"])
+    row = ApiToken(user_id=user.id, token_hash=_hash(raw), expires_at=clock.now() + ttl)
+    db.session.add(row)
+    db.session.flush()
+    return raw, row
+
+
+def user_for_token(raw: str) -> User:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
+    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+        raise Unauthorized()
+    if not row.user.active:
+        raise Unauthorized()
+    return row.user
+
+
+def revoke_token(raw: str) -> None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = clock.now()

@@ -1,0 +1,201 @@
+"""API: applications, their attachments, transitions and history. Thin: each handler calls one operation."""
+
+from __future__ import annotations
+
+from flask import send_file
+from flask_babel import get_locale
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from kxflow.applications import attachments, operations
+from kxflow.applications.models import Application
+from kxflow.applications.scope import applications_for, get_application
+from kxflow.applications.workflow import STATE_NAMES, state_label
+from kxflow.core.auth import api_user
+from kxflow.core.db import db
+from kxflow.core.fields import ChinaDateTime
+from kxflow.core.uow import transaction
+
+blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications", description="Applications")
+
+
+class ApplicationOut(Schema):
+    id = fields.Integer()
+    call_id = fields.Integer()
+    county_code = fields.String()
+    county_name = fields.Function(lambda a: a.county.name)
+    province_code = fields.String()
+    state = fields.String()
+    state_label = fields.Function(lambda a: state_label(a.state, str(get_locale())))
+    indicators = fields.Dict()
+    computed = fields.Dict()
+    score = fields.Float()
+    veto_failures = fields.List(fields.String())
+    revision_round = fields.Integer()
+    allowed_triggers = fields.Method("_allowed")
+    version = fields.Integer()
+    created_at = ChinaDateTime()
+    updated_at = ChinaDateTime()
+    state_changed_at = ChinaDateTime()
+
+    def _allowed(self, app: Application) -> list[str]:
+        return operations.allowed_triggers(app, api_user())
+
+
+class ApplicationPage(Schema):
+    items = fields.List(fields.Nested(ApplicationOut))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class ListArgs(Schema):
+    state = fields.String(validate=validate.OneOf(STATE_NAMES))
+    call_id = fields.Integer()
+    province = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    county = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class CreateIn(Schema):
+    call_id = fields.Integer(required=True)
+
+
+class PatchIn(Schema):
+    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
+    version = fields.Integer()
+
+
+class TransitionIn(Schema):
+    trigger = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    version = fields.Integer()
+
+
+class TransitionOut(Schema):
+    state = fields.String()
+    state_label = fields.Function(lambda a: state_label(a.state, str(get_locale())))
+    allowed_triggers = fields.Method("_allowed")
+    version = fields.Integer()
+
+    def _allowed(self, app: Application) -> list[str]:
+        return operations.allowed_triggers(app, api_user())
+
+
+class HistoryOut(Schema):
+    trigger = fields.String()
+    from_state = fields.String()
+    to_state = fields.String()
+    actor = fields.Function(lambda r: r.actor.username)
+    actor_role = fields.String()
+    comment = fields.String(allow_none=True)
+    revision_round = fields.Integer()
+    at = ChinaDateTime()
+
+
+class UploadIn(Schema):
+    file = Upload(required=True)
+
+
+class KindIn(Schema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    original_name = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = ChinaDateTime()
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, ApplicationPage)
+def list_applications(args):
+    stmt = applications_for(api_user())
+    if "state" in args:
+        stmt = stmt.where(Application.state == args["state"])
+    if "call_id" in args:
+        stmt = stmt.where(Application.call_id == args["call_id"])
+    if "province" in args:
+        stmt = stmt.where(Application.province_code == args["province"])
+    if "county" in args:
+        stmt = stmt.where(Application.county_code == args["county"])
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page, per_page = args["page"], args["per_page"]
+    items = db.session.scalars(stmt.order_by(Application.id).limit(per_page).offset((page - 1) * per_page))
+    return {"items": list(items), "page": page, "per_page": per_page, "total": total}
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(CreateIn)
+@blp.response(201, ApplicationOut)
+def create_application(body):
+    with transaction():
+        app = operations.create_application(api_user(), body["call_id"])
+    return app
+
+
+@blp.route("/<int:application_id>", methods=["GET"])
+@blp.response(200, ApplicationOut)
+def get_one(application_id: int):
+    return get_application(api_user(), application_id)
+
+
+@blp.route("/<int:application_id>", methods=["PATCH"])
+@blp.arguments(PatchIn)
+@blp.response(200, ApplicationOut)
+def patch(body, application_id: int):
+    with transaction():
+        app = operations.update_indicators(api_user(), application_id, body["indicators"], body.get("version"))
+    return app
+
+
+@blp.route("/<int:application_id>/transitions", methods=["POST"])
+@blp.arguments(TransitionIn)
+@blp.response(200, TransitionOut)
+def transition(body, application_id: int):
+    with transaction():
+        app = operations.fire_trigger(
+            api_user(), application_id, body["trigger"], body.get("comment"), body.get("version")
+        )
+    return app
+
+
+@blp.route("/<int:application_id>/history", methods=["GET"])
+@blp.response(200, HistoryOut(many=True))
+def history(application_id: int):
+    return operations.history(api_user(), application_id)
+
+
+@blp.route("/<int:application_id>/attachments", methods=["GET"])
+@blp.response(200, AttachmentOut(many=True))
+def list_attachments(application_id: int):
+    return attachments.list_attachments(api_user(), application_id)
+
+
+@blp.route("/<int:application_id>/attachments", methods=["POST"])
+@blp.arguments(KindIn, location="form")
+@blp.arguments(UploadIn, location="files")
+@blp.response(201, AttachmentOut)
+def upload(form, files, application_id: int):
+    upload_file = files["file"]
+    with transaction():
+        row = attachments.add_attachment(
+            api_user(), application_id, form["kind"], upload_file.filename or "", upload_file.stream
+        )
+    return row
+
+
+@blp.route("/<int:application_id>/attachments/<int:attachment_id>", methods=["GET"])
+def download(application_id: int, attachment_id: int):
+    row, path = attachments.attachment_for_download(api_user(), application_id, attachment_id)
+    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

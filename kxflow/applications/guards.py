@@ -1,0 +1,120 @@
+"""The workflow's guards: each returns the reasons it refuses, in the user's language (empty = passes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import format_datetime, get_locale, gettext
+from sqlalchemy import func, select, text
+
+from kxflow.accounts.models import User
+from kxflow.applications.models import Application, Attachment
+from kxflow.core.db import db, is_postgres
+from kxflow.indicators.evaluate import evaluate
+from kxflow.indicators.models import definition_for
+
+# States that hold one of a province's recommendation places in a call.
+QUOTA_STATES = ("ministry_review", "expert_review", "site_inspection", "publicity", "designated", "rectification", "revoked")
+
+
+@dataclass
+class GuardContext:
+    application: Application
+    actor: User
+    comment: str | None
+    now: datetime
+    _cache: dict[str, list[str]] = field(default_factory=dict)
+
+    def reasons(self, guard: str) -> list[str]:
+        if guard not in self._cache:
+            self._cache[guard] = GUARDS[guard](self)
+        return self._cache[guard]
+
+    def all_reasons(self, guards: tuple[str, ...]) -> list[str]:
+        return [reason for guard in guards for reason in self.reasons(guard)]
+
+
+def comment_given(ctx: GuardContext) -> list[str]:
+    if ctx.comment and ctx.comment.strip():
+        return []
+    return [gettext("A comment (reason) is required for this action.")]
+
+
+def call_open(ctx: GuardContext) -> list[str]:
+    call = ctx.application.call
+    if ctx.now < call.opens_at:
+        return [gettext("The call opens on %(date)s.", date=format_datetime(call.opens_at))]
+    if ctx.now > call.county_deadline:
+        return [gettext("The county deadline (%(date)s) has passed.", date=format_datetime(call.county_deadline))]
+    return []
+
+
+def indicators_complete(ctx: GuardContext) -> list[str]:
+    app = ctx.application
+    definition = definition_for(app.call.indicator_set_version)
+    result = evaluate(definition, app.indicators or {})
+    locale = str(get_locale() or "zh")
+    reasons = [
+        gettext("Indicator missing: %(label)s.", label=definition.inputs_by_key[key].label(locale))
+        for key in result.missing_required
+    ]
+    reasons += [msg for msgs in result.errors.values() for msg in msgs]
+    return reasons
+
+
+def attachments_present(ctx: GuardContext) -> list[str]:
+    app = ctx.application
+    definition = definition_for(app.call.indicator_set_version)
+    have = set(
+        db.session.scalars(
+            select(Attachment.kind).where(Attachment.application_id == app.id, Attachment.superseded_at.is_(None))
+        )
+    )
+    locale = str(get_locale() or "zh")
+    return [
+        gettext("Attachment missing: %(label)s.", label=definition.kinds[kind].label(locale))
+        for kind in definition.required_attachments
+        if kind not in have
+    ]
+
+
+def before_province_deadline(ctx: GuardContext) -> list[str]:
+    deadline = ctx.application.call.province_deadline
+    if ctx.now > deadline:
+        return [gettext("The province deadline (%(date)s) has passed.", date=format_datetime(deadline))]
+    return []
+
+
+def province_quota(ctx: GuardContext) -> list[str]:
+    app = ctx.application
+    if is_postgres():
+        # serialise recommendations of one province in one call, so two reviewers cannot
+        # both take the last place
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:call_id, :province)"),
+            {"call_id": app.call_id, "province": int(app.province_code)},
+        )
+    used = db.session.scalar(
+        select(func.count(Application.id)).where(
+            Application.call_id == app.call_id,
+            Application.province_code == app.province_code,
+            Application.state.in_(QUOTA_STATES),
+            Application.id != app.id,
+        )
+    )
+    quota = app.call.quota_for(app.province_code)
+    if used >= quota:
+        return [gettext("The province's quota for this call (%(quota)s) is used up.", quota=quota)]
+    return []
+
+
+GUARDS: dict[str, Callable[[GuardContext], list[str]]] = {
+    "comment_given": comment_given,
+    "call_open": call_open,
+    "indicators_complete": indicators_complete,
+    "attachments_present": attachments_present,
+    "before_province_deadline": before_province_deadline,
+    "province_quota": province_quota,
+}

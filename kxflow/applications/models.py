@@ -1,0 +1,120 @@
+"""Application, its append-only audit trail and its attachments.
+
+The state lives in a column checked against the workflow's states; ``version`` makes a
+concurrent second writer fail instead of silently overwriting the first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kxflow.accounts.models import User
+from kxflow.applications.workflow import STATE_NAMES
+from kxflow.calls.models import Call
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.types import UTCDateTime
+from kxflow.regions.models import County
+
+_STATES_SQL = ", ".join(f"'{s}'" for s in STATE_NAMES)
+
+
+class Application(db.Model):
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATES_SQL})", name="state_known"),
+        CheckConstraint("revision_round >= 0", name="revision_round_not_negative"),
+        # the province is kept on the row for scope and quota queries; the composite key keeps
+        # it equal to the county's own province
+        ForeignKeyConstraint(
+            ["county_code", "province_code"],
+            ["counties.code", "counties.province_code"],
+            name="fk_applications_county_province",
+        ),
+        # one live application per county per call; a withdrawn one does not block a new one
+        Index(
+            "uq_applications_live_per_county_call",
+            "call_id",
+            "county_code",
+            unique=True,
+            postgresql_where=text("state <> 'withdrawn'"),
+            sqlite_where=text("state <> 'withdrawn'"),
+        ),
+        Index("ix_applications_call_province_state", "call_id", "province_code", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    county_code: Mapped[str] = mapped_column(String(6), index=True)
+    province_code: Mapped[str] = mapped_column(String(6), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    indicators: Mapped[dict] = mapped_column(JSON, default=dict)
+    computed: Mapped[dict] = mapped_column(JSON, default=dict)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    veto_failures: Mapped[list] = mapped_column(JSON, default=list)
+    revision_round: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    call: Mapped[Call] = relationship(lazy="joined")
+    county: Mapped[County] = relationship(
+        lazy="joined", foreign_keys=[county_code], primaryjoin="County.code == Application.county_code"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditRecord(db.Model):
+    """Who moved which application from where to where, when and why. Never updated or deleted."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    revision_round: Mapped[int] = mapped_column(Integer, default=0)
+    # the application as it stood when it moved (a returned version stays readable)
+    snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    actor: Mapped[User] = relationship(lazy="joined")
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # replaced or removed while in draft: kept for the record, no longer part of the application
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

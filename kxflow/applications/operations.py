@@ -1,0 +1,178 @@
+"""The rules of an application's life: open one, fill it in, move it through the workflow.
+
+Operations flush and never commit; the request (or task) that calls one commits once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext
+from sqlalchemy import select
+
+from kxflow.accounts.models import User
+from kxflow.accounts.roles import Role
+from kxflow.applications.guards import GuardContext
+from kxflow.applications.models import Application, Attachment, AuditRecord
+from kxflow.applications.scope import get_application
+from kxflow.applications.workflow import MACHINE, TRIGGERS_BY_NAME, can_fire_from, triggers_for
+from kxflow.calls.models import Call
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
+from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
+from kxflow.indicators.models import definition_for
+from kxflow.notifications.operations import notify_transition
+
+
+def allowed_triggers(app: Application, user: User) -> list[str]:
+    return triggers_for(user.role, app.state)
+
+
+def create_application(user: User, call_id: int) -> Application:
+    if user.role != Role.COUNTY_STAFF:
+        raise Forbidden()
+    call = db.session.get(Call, call_id)
+    if call is None:
+        raise Invalid(fields={"call_id": [gettext("No such call.")]})
+    county = user.county
+    if county is None or county.valid_to is not None:
+        raise Invalid(fields={"county": [gettext("Your county is no longer a valid division.")]})
+    if county.division_type not in call.division_types:
+        raise Invalid(
+            fields={"call_id": [gettext("Divisions of type %(type)s may not apply to this call.", type=county.division_type)]}
+        )
+    if not call.is_open(clock.now()):
+        raise Invalid(fields={"call_id": [gettext("This call is not open for applications.")]})
+    existing = db.session.scalar(
+        select(Application.id).where(
+            Application.call_id == call.id, Application.county_code == county.code, Application.state != "withdrawn"
+        )
+    )
+    if existing is not None:
+        raise Conflict(gettext("Your county already has an application in this call."), application_id=existing)
+    now = clock.now()
+    app = Application(
+        call=call,
+        county_code=county.code,
+        province_code=county.province_code,
+        state="draft",
+        indicators={},
+        created_by_id=user.id,
+        created_at=now,
+        updated_at=now,
+        state_changed_at=now,
+    )
+    _store_evaluation(app, evaluate(definition_for(call.indicator_set_version), {}))
+    db.session.add(app)
+    db.session.flush()
+    return app
+
+
+def _store_evaluation(app: Application, result: Evaluation) -> None:
+    """Derived values, score and veto failures are computed on save, never typed in."""
+    app.computed = result.computed
+    app.score = result.score
+    app.veto_failures = result.veto_failures
+
+
+def require_draft_editor(app: Application, user: User) -> None:
+    if user.role != Role.COUNTY_STAFF:
+        raise Forbidden()
+    if app.state != "draft":
+        raise Conflict(gettext("Only a draft can be edited."), allowed_triggers=allowed_triggers(app, user))
+
+
+def update_indicators(user: User, application_id: int, values: dict[str, Any], expected_version: int | None = None) -> Application:
+    app = get_application(user, application_id, for_update=True)
+    require_draft_editor(app, user)
+    if expected_version is not None and expected_version != app.version:
+        raise Conflict(version=app.version)
+    definition = definition_for(app.call.indicator_set_version)
+    clean, errors = validate_values(definition, values)
+    if errors:
+        raise Invalid(fields=errors)
+    merged = {**(app.indicators or {}), **clean}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    result = evaluate(definition, merged)
+    if result.errors:
+        raise Invalid(fields=result.errors)
+    app.indicators = merged
+    _store_evaluation(app, result)
+    app.updated_at = clock.now()
+    db.session.flush()
+    return app
+
+
+def _snapshot(app: Application) -> dict[str, Any]:
+    attachment_ids = db.session.scalars(
+        select(Attachment.id).where(Attachment.application_id == app.id, Attachment.superseded_at.is_(None))
+    )
+    return {
+        "indicators": app.indicators,
+        "computed": app.computed,
+        "score": app.score,
+        "veto_failures": app.veto_failures,
+        "attachment_ids": list(attachment_ids),
+    }
+
+
+def fire_trigger(
+    user: User, application_id: int, trigger: str, comment: str | None = None, expected_version: int | None = None
+) -> Application:
+    """Scope (404), then role (403), then state (409), then guards (422, every reason at once)."""
+    spec = TRIGGERS_BY_NAME.get(trigger)
+    app = get_application(user, application_id, for_update=True)
+    if spec is None:
+        raise Invalid(fields={"trigger": [gettext("Unknown action %(trigger)s.", trigger=trigger)]})
+    if user.role not in spec.roles:
+        raise Forbidden()
+    if expected_version is not None and expected_version != app.version:
+        raise Conflict(allowed_triggers=allowed_triggers(app, user), version=app.version)
+    if not can_fire_from(trigger, app.state):
+        raise Conflict(
+            gettext("This action is not possible while the application is at this stage."),
+            state=app.state,
+            allowed_triggers=allowed_triggers(app, user),
+        )
+    comment = comment.strip() if comment and comment.strip() else None
+    now = clock.now()
+    ctx = GuardContext(application=app, actor=user, comment=comment, now=now)
+    reasons = ctx.all_reasons(spec.guards)
+    if reasons:
+        raise GuardFailed(reasons=reasons)
+
+    from_state = app.state
+    snapshot = _snapshot(app)
+    if not MACHINE.events[trigger].trigger(app, ctx=ctx):  # pragma: no cover - guards were checked above
+        raise GuardFailed(reasons=ctx.all_reasons(spec.guards))
+    if spec.bumps_revision:
+        app.revision_round += 1
+    app.state_changed_at = now
+    app.updated_at = now
+    audit = AuditRecord(
+        application_id=app.id,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=app.state,
+        actor_id=user.id,
+        actor_role=user.role,
+        comment=comment,
+        revision_round=app.revision_round,
+        snapshot=snapshot,
+        at=now,
+    )
+    db.session.add(audit)
+    db.session.flush()  # the version check happens here: a concurrent winner makes this fail
+    notify_transition(app, audit)
+    db.session.flush()
+    return app
+
+
+def history(user: User, application_id: int) -> list[AuditRecord]:
+    app = get_application(user, application_id)
+    return list(
+        db.session.scalars(
+            select(AuditRecord).where(AuditRecord.application_id == app.id).order_by(AuditRecord.at, AuditRecord.id)
+        )
+    )

@@ -1,0 +1,59 @@
+"""A call and its per-province quota overrides; the database keeps the dates in order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.types import UTCDateTime
+
+
+class Call(db.Model):
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint("opens_at < county_deadline", name="opens_before_county_deadline"),
+        CheckConstraint("county_deadline <= province_deadline", name="county_before_province_deadline"),
+        CheckConstraint("province_quota >= 0", name="quota_not_negative"),
+        CheckConstraint("min_experts >= 1", name="min_experts_positive"),
+        CheckConstraint("score_threshold >= 0 AND score_threshold <= 100", name="threshold_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    county_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    province_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    province_quota: Mapped[int] = mapped_column(Integer)
+    min_experts: Mapped[int] = mapped_column(Integer, default=3)
+    score_threshold: Mapped[float] = mapped_column(Float, default=60.0)
+    division_types: Mapped[list[str]] = mapped_column(JSON)
+    indicator_set_version: Mapped[str] = mapped_column(ForeignKey("indicator_sets.version"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    quota_overrides: Mapped[list[QuotaOverride]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="QuotaOverride.province_code"
+    )
+
+    def quota_for(self, province_code: str) -> int:
+        for override in self.quota_overrides:
+            if override.province_code == province_code:
+                return override.quota
+        return self.province_quota
+
+    def is_open(self, at: datetime) -> bool:
+        return self.opens_at <= at <= self.county_deadline
+
+
+class QuotaOverride(db.Model):
+    __tablename__ = "call_quota_overrides"
+    __table_args__ = (CheckConstraint("quota >= 0", name="quota_not_negative"),)
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), primary_key=True)
+    quota: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,134 @@
+"""Opening and changing calls; every rule a call must keep is checked here, with field-named errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext
+from sqlalchemy import func, select
+
+from kxflow.accounts.models import User
+from kxflow.accounts.roles import Role
+from kxflow.calls.models import Call, QuotaOverride
+from kxflow.core.db import db
+from kxflow.core.errors import Forbidden, Invalid, NotFound
+from kxflow.indicators.models import IndicatorSet, current_version
+from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
+
+EDITABLE = (
+    "title", "year", "opens_at", "county_deadline", "province_deadline", "province_quota",
+    "min_experts", "score_threshold", "division_types", "indicator_set_version",
+)  # fmt: skip
+
+
+def _require_ministry(user: User) -> None:
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+
+
+def _check(call: Call, overrides: dict[str, int] | None, fields: dict[str, list[str]]) -> None:
+    def add(name: str, msg: str) -> None:
+        fields.setdefault(name, []).append(msg)
+
+    if not (call.title or "").strip():
+        add("title", gettext("This field is required."))
+    if not 2000 <= (call.year or 0) <= 2100:
+        add("year", gettext("Must be between %(min)s and %(max)s.", min=2000, max=2100))
+    times = (call.opens_at, call.county_deadline, call.province_deadline)
+    if all(isinstance(t, datetime) for t in times):
+        if not call.opens_at < call.county_deadline:
+            add("county_deadline", gettext("The county deadline must be after the opening date."))
+        if not call.county_deadline <= call.province_deadline:
+            add("province_deadline", gettext("The province deadline may not be before the county deadline."))
+    if call.province_quota is None or call.province_quota < 0:
+        add("province_quota", gettext("May not be negative."))
+    if call.min_experts is None or call.min_experts < 1:
+        add("min_experts", gettext("Must be at least %(min)s.", min=1))
+    if call.score_threshold is None or not 0 <= call.score_threshold <= 100:
+        add("score_threshold", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
+    types = call.division_types or []
+    unknown = [t for t in types if t not in DIVISION_TYPES]
+    if not types:
+        add("division_types", gettext("Choose at least one division type."))
+    elif unknown:
+        add("division_types", gettext("Unknown division types: %(types)s.", types="、".join(unknown)))
+    elif len(set(types)) != len(types):
+        add("division_types", gettext("Division types must not repeat."))
+    if db.session.get(IndicatorSet, call.indicator_set_version or "") is None:
+        add("indicator_set_version", gettext("No such indicator-set version."))
+    if overrides:
+        known = set(db.session.scalars(select(Province.code).where(Province.code.in_(list(overrides)))))
+        for code, quota in overrides.items():
+            if code not in known:
+                add(f"quota_overrides.{code}", gettext("Unknown province code."))
+            elif not isinstance(quota, int) or isinstance(quota, bool) or quota < 0:
+                add(f"quota_overrides.{code}", gettext("May not be negative."))
+
+
+def _set_overrides(call: Call, overrides: dict[str, int]) -> None:
+    call.quota_overrides = [QuotaOverride(province_code=code, quota=q) for code, q in sorted(overrides.items())]
+
+
+def create_call(user: User, data: dict[str, Any]) -> Call:
+    _require_ministry(user)
+    call = Call(
+        title=data.get("title"),
+        year=data.get("year"),
+        opens_at=data.get("opens_at"),
+        county_deadline=data.get("county_deadline"),
+        province_deadline=data.get("province_deadline"),
+        province_quota=data.get("province_quota"),
+        min_experts=data.get("min_experts", 3),
+        score_threshold=data.get("score_threshold", 60.0),
+        division_types=data.get("division_types") or list(PROGRAMME_DIVISION_TYPES),
+        indicator_set_version=data.get("indicator_set_version") or current_version(),
+        created_by_id=user.id,
+    )
+    overrides = data.get("quota_overrides") or {}
+    fields: dict[str, list[str]] = {}
+    _check(call, overrides, fields)
+    if fields:
+        raise Invalid(fields=fields)
+    _set_overrides(call, overrides)
+    db.session.add(call)
+    db.session.flush()
+    return call
+
+
+def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
+    _require_ministry(user)
+    call = db.session.get(Call, call_id)
+    if call is None:
+        raise NotFound()
+    fields: dict[str, list[str]] = {}
+    if "indicator_set_version" in data and data["indicator_set_version"] != call.indicator_set_version:
+        from kxflow.applications.models import Application
+
+        if db.session.scalar(select(func.count(Application.id)).where(Application.call_id == call.id)):
+            fields["indicator_set_version"] = [
+                gettext("Applications already use this call's indicator set; it cannot change.")
+            ]
+    with db.session.no_autoflush:
+        for name in EDITABLE:
+            if name in data:
+                setattr(call, name, data[name])
+        overrides = data.get("quota_overrides")
+        _check(call, overrides, fields)
+    if fields:
+        raise Invalid(fields=fields)  # the request's transaction is rolled back
+    if overrides is not None:
+        _set_overrides(call, overrides)
+    db.session.flush()
+    return call
+
+
+def get_call(call_id: int) -> Call:
+    call = db.session.get(Call, call_id)
+    if call is None:
+        raise NotFound()
+    return call
+
+
+def list_calls() -> list[Call]:
+    return list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))

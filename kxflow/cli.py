@@ -1,0 +1,65 @@
+"""``flask --app wsgi kxflow ...``: load reference data, seed the demo, create users."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from kxflow.core.errors import AppError
+from kxflow.core.uow import transaction
+
+
+def register(app: Flask) -> None:
+    group = click.Group("kxflow", help="kxflow administration")
+
+    @group.command("load-regions")
+    def load_regions_cmd():
+        """Load the official county-level divisions and the packaged indicator sets."""
+        from kxflow.indicators.models import load_packaged_sets
+        from kxflow.regions.loader import load_regions
+
+        with transaction():
+            result = load_regions()
+            sets = load_packaged_sets()
+        click.echo(
+            f"provinces: {result.provinces}, counties: {result.counties} (as of {result.as_of}), "
+            f"retired: {result.retired}; indicator sets added: {', '.join(sets) or 'none'}"
+        )
+
+    @group.command("seed-demo")
+    def seed_demo_cmd():
+        """Create the demo call and one user per role (idempotent); prints the logins."""
+        from kxflow.demo import DEMO_PASSWORD, seed_demo
+
+        with transaction():
+            users = seed_demo()
+        click.echo("Demo users (password for all: %s)" % DEMO_PASSWORD)
+        for username, role, name in users:
+            click.echo(f"  {username:<12} {role:<18} {name}")
+
+    @group.command("create-user")
+    @click.option("--username", required=True)
+    @click.option("--role", required=True)
+    @click.option("--county", "county_code")
+    @click.option("--province", "province_code")
+    @click.option("--email")
+    def create_user_cmd(username, role, county_code, province_code, email):
+        """Create a user; the password is read from standard input."""
+        from kxflow.accounts.operations import create_user
+
+        password = sys.stdin.readline().rstrip("\n")
+        try:
+            with transaction():
+                user = create_user(
+                    username=username, password=password, role=role,
+                    county_code=county_code, province_code=province_code, email=email,
+                )  # fmt: skip
+        except AppError as exc:
+            for field, messages in (exc.extra.get("fields") or {}).items():
+                click.echo(f"{field}: {'; '.join(messages)}", err=True)
+            raise SystemExit(2) from exc
+        click.echo(f"created user {user.username} ({user.role})")
+
+    app.cli.add_command(group)

@@ -1,0 +1,58 @@
+"""Settings from the environment: development (default), testing, production."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("KXFLOW_INSTANCE", ROOT / "instance"))
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def load(overrides: dict | None = None) -> dict:
+    env = os.environ.get("KXFLOW_ENV", "development")
+    if env not in ("development", "testing", "production"):
+        raise ConfigError(f"KXFLOW_ENV must be development, testing or production, not {env!r}")
+    secret = os.environ.get("SECRET_KEY")
+    if env == "production" and not secret:
+        raise ConfigError("SECRET_KEY must be set in production")
+    redis_url = os.environ.get("REDIS_URL") or None
+    upload_mb = int(os.environ.get("ATTACHMENT_MAX_MB", "20"))
+    cfg = {
+        "KXFLOW_ENV": env,
+        "SECRET_KEY": secret or "dev-only-not-secret",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'kxflow.sqlite'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
+        "ATTACHMENT_MAX_BYTES": upload_mb * 1024 * 1024,
+        # the whole request may carry the file plus the multipart envelope and form fields
+        "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024 + 256 * 1024,
+        "API_TOKEN_TTL_SECONDS": int(os.environ.get("API_TOKEN_TTL_SECONDS", str(12 * 3600))),
+        "SESSION_COOKIE_SECURE": env == "production",
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
+        "API_TITLE": "kxflow",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "TESTING": env == "testing",
+    }
+    if env == "testing":
+        cfg["WTF_CSRF_ENABLED"] = True
+    if overrides:
+        cfg.update(overrides)
+    return cfg

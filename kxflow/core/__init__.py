@@ -1,0 +1,1 @@
+"""Plumbing shared by every feature: database, clock, errors, auth, scope, i18n."""

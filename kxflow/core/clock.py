@@ -1,0 +1,27 @@
+"""The one place the code asks what time it is, so tests can move time instead of sleeping.
+
+All times are timezone-aware UTC; pages convert to Asia/Shanghai for display.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    return _frozen if _frozen is not None else datetime.now(UTC)
+
+
+def freeze(at: datetime | None) -> None:
+    """Pin the clock (tests); None releases it."""
+    global _frozen
+    if at is not None and at.tzinfo is None:
+        raise ValueError("frozen time must be timezone-aware")
+    _frozen = at
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

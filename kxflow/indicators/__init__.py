@@ -1,0 +1,1 @@
+"""Indicator sets: versioned definitions (data files), validation, derived values, scoring, veto."""

@@ -1,0 +1,51 @@
+"""API: my notifications, and marking one read."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from kxflow.core.auth import api_user
+from kxflow.core.fields import ChinaDateTime
+from kxflow.core.uow import transaction
+from kxflow.notifications import operations
+
+blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications", description="My notifications")
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    application_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    message = fields.Function(lambda n: operations.render_message(n, str(get_locale())))
+    read = fields.Function(lambda n: n.read_at is not None)
+    created_at = ChinaDateTime()
+
+
+class NotificationPage(Schema):
+    items = fields.List(fields.Nested(NotificationOut))
+    total = fields.Integer()
+    unread = fields.Integer()
+
+
+class ListArgs(Schema):
+    unread = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, NotificationPage)
+def list_mine(args):
+    rows, total, unread = operations.mine(api_user(), unread_only=args["unread"], limit=args["limit"], offset=args["offset"])
+    return {"items": rows, "total": total, "unread": unread}
+
+
+@blp.route("/<int:notification_id>/read", methods=["POST"])
+@blp.response(200, NotificationOut)
+def mark_read(notification_id: int):
+    with transaction():
+        row = operations.mark_read(api_user(), notification_id)
+    return row

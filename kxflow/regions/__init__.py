@@ -1,0 +1,1 @@
+"""Reference data: provinces and county-level divisions with their official codes."""
