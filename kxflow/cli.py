@@ -35,7 +35,7 @@ def register(app: Flask) -> None:
 
         with transaction():
             users = seed_demo()
-        click.echo("Demo users (password for all: %s)" % DEMO_PASSWORD)
+        click.echo(f"Demo users (password for all: {DEMO_PASSWORD})")
         for username, role, name in users:
             click.echo(f"  {username:<12} {role:<18} {name}")
 

@@ -16,7 +16,15 @@ from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 
 # States that hold one of a province's recommendation places in a call.
-QUOTA_STATES = ("ministry_review", "expert_review", "site_inspection", "publicity", "designated", "rectification", "revoked")
+QUOTA_STATES = (
+    "ministry_review",
+    "expert_review",
+    "site_inspection",
+    "publicity",
+    "designated",
+    "rectification",
+    "revoked",
+)
 
 
 @dataclass

@@ -40,7 +40,11 @@ def create_application(user: User, call_id: int) -> Application:
         raise Invalid(fields={"county": [gettext("Your county is no longer a valid division.")]})
     if county.division_type not in call.division_types:
         raise Invalid(
-            fields={"call_id": [gettext("Divisions of type %(type)s may not apply to this call.", type=county.division_type)]}
+            fields={
+                "call_id": [
+                    gettext("Divisions of type %(type)s may not apply to this call.", type=county.division_type)
+                ]
+            }
         )
     if not call.is_open(clock.now()):
         raise Invalid(fields={"call_id": [gettext("This call is not open for applications.")]})
@@ -83,7 +87,9 @@ def require_draft_editor(app: Application, user: User) -> None:
         raise Conflict(gettext("Only a draft can be edited."), allowed_triggers=allowed_triggers(app, user))
 
 
-def update_indicators(user: User, application_id: int, values: dict[str, Any], expected_version: int | None = None) -> Application:
+def update_indicators(
+    user: User, application_id: int, values: dict[str, Any], expected_version: int | None = None
+) -> Application:
     app = get_application(user, application_id, for_update=True)
     require_draft_editor(app, user)
     if expected_version is not None and expected_version != app.version:

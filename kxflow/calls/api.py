@@ -28,7 +28,9 @@ class CallIn(Schema):
     )
     min_experts = fields.Integer(validate=validate.Range(min=1, max=50))
     score_threshold = fields.Float(validate=validate.Range(min=0, max=100))
-    division_types = fields.List(fields.String(validate=validate.OneOf(DIVISION_TYPES)), validate=validate.Length(min=1))
+    division_types = fields.List(
+        fields.String(validate=validate.OneOf(DIVISION_TYPES)), validate=validate.Length(min=1)
+    )
     indicator_set_version = fields.String(validate=validate.Length(min=1, max=20))
 
 

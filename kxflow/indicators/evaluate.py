@@ -55,7 +55,9 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def validate_values(definition: IndicatorSetDefinition, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def validate_values(
+    definition: IndicatorSetDefinition, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Checks submitted values one by one; ``None`` clears a value. Unknown keys are errors."""
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
@@ -63,7 +65,11 @@ def validate_values(definition: IndicatorSetDefinition, values: dict[str, Any]) 
         item = definition.inputs_by_key.get(key)
         if item is None:
             computed_keys = {c.key for c in definition.computed}
-            msg = gettext("Computed value; it cannot be typed in.") if key in computed_keys else gettext("Unknown indicator.")
+            msg = (
+                gettext("Computed value; it cannot be typed in.")
+                if key in computed_keys
+                else gettext("Unknown indicator.")
+            )
             errors[f"indicators.{key}"] = [msg]
             continue
         if value is None:
@@ -130,7 +136,7 @@ def evaluate(definition: IndicatorSetDefinition, values: dict[str, Any]) -> Eval
         spend, budget = values.get(f"fiscal_st_spending_y{year}"), values.get(f"general_budget_expenditure_y{year}")
         if spend is not None and budget and spend > budget:
             result.errors.setdefault(f"indicators.fiscal_st_spending_y{year}", []).append(
-                gettext("S&T spending cannot exceed general budget expenditure (share over 100%).")
+                gettext("S&T spending cannot exceed general budget expenditure (a share over 100 percent).")
             )
     for item in definition.computed:
         value = _formula(item.formula or "", values, result.computed)

@@ -39,7 +39,9 @@ class ListArgs(Schema):
 @blp.arguments(ListArgs, location="query")
 @blp.response(200, NotificationPage)
 def list_mine(args):
-    rows, total, unread = operations.mine(api_user(), unread_only=args["unread"], limit=args["limit"], offset=args["offset"])
+    rows, total, unread = operations.mine(
+        api_user(), unread_only=args["unread"], limit=args["limit"], offset=args["offset"]
+    )
     return {"items": rows, "total": total, "unread": unread}
 
 

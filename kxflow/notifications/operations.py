@@ -77,7 +77,9 @@ def render_message(n: Notification, locale: str) -> str:
     return n.event
 
 
-def mine(user: User, *, unread_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[Notification], int, int]:
+def mine(
+    user: User, *, unread_only: bool = False, limit: int = 50, offset: int = 0
+) -> tuple[list[Notification], int, int]:
     from sqlalchemy import func
 
     base = select(Notification).where(Notification.recipient_id == user.id)

@@ -1,0 +1,49 @@
+# kxflow: `make run` starts the product on SQLite with demo data; `make test` runs everything.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: install translations run services test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	@$(BIN)/pybabel compile -q -d kxflow/translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) kxflow load-regions
+	$(FLASK) kxflow seed-demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+services:
+	@bash scripts/services.sh
+
+lint: install
+	$(BIN)/ruff check .
+
+test-sqlite: install
+	KXFLOW_TEST_DB=sqlite $(BIN)/pytest -m "not pg_only" $(PYTEST_ARGS)
+
+test-postgres: install services
+	KXFLOW_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS)
+
+test: install services lint
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-sqlite && \
+	$(MAKE) --no-print-directory test-postgres && \
+	echo "make test: both databases passed in $$(( $$(date +%s) - start )) s"
+
+bench: install services
+	$(BIN)/python -m bench.transitions
+
+clean:
+	rm -rf $(VENV) instance test-output bench-output .pytest_cache

@@ -1,0 +1,126 @@
+"""Test harness: one migrated database per run (SQLite or PostgreSQL, chosen by KXFLOW_TEST_DB),
+reset before every test, and factories for users of each role and scope.
+
+SQLite: the migrated template file (regions loaded) is copied over the test database before
+each test. PostgreSQL: the tables users write to are truncated (TRUNCATE does not fire the
+audit table's row triggers). No service is optional: a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("KXFLOW_ENV", "testing")
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from kxflow import create_app
+from kxflow.core import clock
+from kxflow.core.db import db
+
+BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("KXFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_DB = os.environ.get("KXFLOW_TEST_PG_DB", "kxflow_test")
+MUTABLE_TABLES = (
+    "notifications", "audit_records", "attachments", "applications", "call_quota_overrides", "calls",
+    "api_tokens", "users",
+)  # fmt: skip
+
+pytest_plugins = ["tests.factories"]
+
+
+def pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def recreate_pg_database(name: str) -> str:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return pg_url(name)
+
+
+def migrate_and_load(url: str, tmp: Path) -> None:
+    from flask_migrate import upgrade
+
+    from kxflow.indicators.models import load_packaged_sets
+    from kxflow.regions.loader import load_regions
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads")})
+    with app.app_context():
+        upgrade()
+        load_regions()
+        load_packaged_sets()
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("db")
+    if BACKEND == "sqlite":
+        template = tmp / "template.sqlite"
+        migrate_and_load(f"sqlite:///{template}", tmp)
+        return {"url": f"sqlite:///{tmp / 'test.sqlite'}", "template": template, "path": tmp / "test.sqlite"}
+    if BACKEND == "postgresql":
+        url = recreate_pg_database(PG_DB)
+        migrate_and_load(url, tmp)
+        return {"url": url}
+    raise RuntimeError(f"KXFLOW_TEST_DB must be sqlite or postgresql, not {BACKEND!r}")
+
+
+@pytest.fixture(scope="session")
+def app(database, tmp_path_factory):
+    uploads = tmp_path_factory.mktemp("uploads")
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database["url"],
+            "UPLOAD_FOLDER": str(uploads),
+            "TOKEN_RATE_LIMIT": "10000 per minute",
+            "ATTACHMENT_MAX_BYTES": 1024 * 1024,
+            "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests only
+        }
+    )
+    return app
+
+
+def reset_database(app, database) -> None:
+    with app.app_context():
+        db.session.remove()
+        if BACKEND == "sqlite":
+            db.engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(database["path"]) + suffix).unlink(missing_ok=True)
+            shutil.copy(database["template"], database["path"])
+        else:
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(app, database):
+    reset_database(app, database)
+    clock.freeze(None)
+    yield
+    clock.freeze(None)
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for calling operations directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,186 @@
+"""A small world for tests: two provinces, their counties, one user per role, an open call.
+
+Tests talk to it through the HTTP API the way a client would; ``world.db_*`` helpers reach
+into the database only to arrange a starting point (a state, a clock) that would take many
+steps to reach otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from kxflow.accounts.models import User
+from kxflow.accounts.operations import create_user, issue_token
+from kxflow.applications.models import Application
+from kxflow.calls.operations import create_call
+from kxflow.core import clock
+from kxflow.core.db import db
+from tests.files import PDF
+
+# name: (role, county, province)
+USERS = {
+    "ministry": ("ministry_staff", None, None),
+    "admin": ("admin", None, None),
+    "expert": ("expert", None, "330000"),
+    "zj_reviewer": ("province_reviewer", None, "330000"),
+    "zj_staff": ("county_staff", "330523", None),  # 安吉县
+    "zj_leader": ("county_leader", "330523", None),
+    "zj2_staff": ("county_staff", "330521", None),  # 德清县
+    "zj2_leader": ("county_leader", "330521", None),
+    "sc_reviewer": ("province_reviewer", None, "510000"),
+    "sc_staff": ("county_staff", "510129", None),  # 大邑县
+    "sc_leader": ("county_leader", "510129", None),
+    "district_staff": ("county_staff", "330102", None),  # 杭州市上城区, a 市辖区
+}
+
+FULL_INDICATORS: dict[str, Any] = {
+    "fiscal_st_spending_y1": 4200.0,
+    "fiscal_st_spending_y2": 5100.0,
+    "fiscal_st_spending_y3": 6300.0,
+    "general_budget_expenditure_y1": 260000.0,
+    "general_budget_expenditure_y2": 275000.0,
+    "general_budget_expenditure_y3": 290000.0,
+    "leadership_group_top_leader": True,
+    "latest_assessment_result": "通过",
+    "latest_assessment_year": 2025,
+    "productivity_promotion_centres": 1,
+    "incubators": 2,
+    "agri_st_parks": 1,
+    "engineering_research_centres": 1,
+    "st_commissioners": 40,
+    "high_tech_enterprises": 12,
+    "tech_contract_turnover": 3000.0,
+    "people_trained": 8000,
+    "info_service_12396_coverage": 85.0,
+}
+REQUIRED_KINDS = ("self_assessment_report", "fiscal_st_spending_evidence", "leadership_group_document")
+PASSWORD = "correct-horse-9"
+
+
+@dataclass
+class World:
+    app: Any
+    client: Any
+    ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    call_id: int = 0
+
+    # --- auth -------------------------------------------------------------
+    def headers(self, name: str, **extra: str) -> dict[str, str]:
+        if name not in self.tokens:
+            with self.app.app_context():
+                raw, _ = issue_token(db.session.get(User, self.ids[name]))
+                db.session.commit()
+            self.tokens[name] = raw
+        return {"Authorization": f"Bearer {self.tokens[name]}", **extra}
+
+    def api(self, method: str, path: str, user: str | None = None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if user is not None:
+            headers = {**self.headers(user), **headers}
+        return self.client.open(path, method=method.upper(), headers=headers, **kwargs)
+
+    def travel(self, to) -> None:
+        """Moves the clock; tokens are issued anew since the old ones may have expired by then."""
+        clock.freeze(to)
+        self.tokens.clear()
+
+    # --- applications through the API --------------------------------------
+    def new_application(self, user: str = "zj_staff", *, complete: bool = True, call_id: int | None = None) -> int:
+        r = self.api("post", "/api/v1/applications", user, json={"call_id": call_id or self.call_id})
+        assert r.status_code == 201, r.json
+        app_id = r.json["id"]
+        if complete:
+            r = self.api("patch", f"/api/v1/applications/{app_id}", user, json={"indicators": FULL_INDICATORS})
+            assert r.status_code == 200, r.json
+            for kind in REQUIRED_KINDS:
+                self.upload(app_id, kind, user=user)
+        return app_id
+
+    def upload(self, app_id: int, kind: str, data: bytes = PDF, name: str = "材料.pdf", user: str = "zj_staff"):
+        return self.api(
+            "post",
+            f"/api/v1/applications/{app_id}/attachments",
+            user,
+            data={"kind": kind, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+
+    def fire(self, app_id: int, trigger: str, user: str, comment: str | None = None, **extra: Any):
+        body = {"trigger": trigger, **extra}
+        if comment is not None:
+            body["comment"] = comment
+        return self.api("post", f"/api/v1/applications/{app_id}/transitions", user, json=body)
+
+    def walk(self, app_id: int, *steps: tuple[str, str]) -> None:
+        for trigger, user in steps:
+            r = self.fire(app_id, trigger, user, comment="意见")
+            assert r.status_code == 200, (trigger, r.json)
+
+    def to_ministry(self, app_id: int, county: str = "zj") -> None:
+        self.walk(
+            app_id,
+            ("submit", f"{county}_staff"),
+            ("county_approve", f"{county}_leader"),
+            ("province_recommend", f"{county}_reviewer"),
+        )
+
+    # --- arranging the database directly ------------------------------------
+    def db_state(self, app_id: int, state: str) -> None:
+        with self.app.app_context():
+            db.session.execute(update(Application).where(Application.id == app_id).values(state=state))
+            db.session.commit()
+
+    def db_application(self, app_id: int) -> Application:
+        with self.app.app_context():
+            row = db.session.get(Application, app_id)
+            db.session.expunge(row)
+            return row
+
+    def db_scalar(self, stmt):
+        with self.app.app_context():
+            return db.session.scalar(stmt)
+
+    def db_count(self, model, *where) -> int:
+        from sqlalchemy import func
+
+        with self.app.app_context():
+            return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def build_world(app, client, **call_overrides: Any) -> World:
+    world = World(app=app, client=client)
+    with app.app_context():
+        for name, (role, county, province) in USERS.items():
+            user = create_user(
+                username=name, password=PASSWORD, role=role, county_code=county, province_code=province,
+                email=f"{name}@example.gov.cn",
+            )  # fmt: skip
+            world.ids[name] = user.id
+        now = clock.now()
+        data = {
+            "title": "2026年度国家科技进步示范县（市）申报",
+            "year": 2026,
+            "opens_at": now - timedelta(days=1),
+            "county_deadline": now + timedelta(days=30),
+            "province_deadline": now + timedelta(days=45),
+            "province_quota": 2,
+            "min_experts": 3,
+            "score_threshold": 60.0,
+        }
+        data.update(call_overrides)
+        call = create_call(db.session.get(User, world.ids["ministry"]), data)
+        world.call_id = call.id
+        db.session.commit()
+    return world
+
+
+@pytest.fixture
+def world(app, client) -> World:
+    return build_world(app, client)
