@@ -13,12 +13,13 @@ from kxflow.applications import attachments, operations
 from kxflow.applications.models import Application
 from kxflow.applications.scope import applications_for, get_application
 from kxflow.applications.workflow import STATE_NAMES, state_label
-from kxflow.core.auth import api_user
+from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.db import db
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications", description="Applications")
+blp.before_request(require_api_user)
 
 
 class ApplicationOut(Schema):

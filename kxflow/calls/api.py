@@ -7,13 +7,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.calls import operations
-from kxflow.core.auth import api_user
+from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 from kxflow.indicators.models import definition_for
 from kxflow.regions.models import DIVISION_TYPES
 
 blp = Blueprint("calls", __name__, url_prefix="/api/v1/calls", description="Calls for applications (申报批次)")
+blp.before_request(require_api_user)
 
 
 class CallIn(Schema):

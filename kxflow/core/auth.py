@@ -26,3 +26,9 @@ def api_user() -> User:
             raise Unauthorized()
         g.api_user = user_for_token(token)
     return g.api_user
+
+
+def require_api_user() -> None:
+    """``before_request`` of every token-protected blueprint: 401 comes before any body validation."""
+    if request.method != "OPTIONS":
+        api_user()

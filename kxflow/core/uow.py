@@ -16,6 +16,12 @@ from kxflow.core.errors import Conflict
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # a lost race for a unique key (two "first" applications of one county); other integrity
+    # errors are bugs and must surface as 500
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
 def _is_lock_conflict(exc: OperationalError) -> bool:
     # SQLite: "database is locked"; PostgreSQL: serialization/deadlock/lock-not-available
     code = getattr(exc.orig, "sqlstate", None)
@@ -32,7 +38,9 @@ def transaction() -> Iterator[None]:
         raise Conflict() from exc
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict() from exc
+        if _is_unique_violation(exc):
+            raise Conflict() from exc
+        raise
     except OperationalError as exc:
         db.session.rollback()
         if _is_lock_conflict(exc):

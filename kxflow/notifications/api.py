@@ -6,12 +6,13 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from kxflow.core.auth import api_user
+from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 from kxflow.notifications import operations
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications", description="My notifications")
+blp.before_request(require_api_user)
 
 
 class NotificationOut(Schema):

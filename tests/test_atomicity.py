@@ -1,0 +1,66 @@
+"""One transition, one transaction: state, audit row and notifications commit together or not at all."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from kxflow.applications.models import AuditRecord
+from kxflow.core.db import db
+from kxflow.notifications.models import Notification
+
+
+@pytest.fixture
+def break_inserts_of():
+    """Makes the database itself refuse the next insert of a model (a NOT NULL column left empty)."""
+    installed = []
+
+    def install(model, column):
+        def listener(mapper, connection, target):
+            setattr(target, column, None)
+
+        event.listen(model, "before_insert", listener)
+        installed.append((model, listener))
+
+    yield install
+    for model, listener in installed:
+        event.remove(model, "before_insert", listener)
+
+
+@pytest.mark.parametrize(("model", "column"), [(AuditRecord, "to_state"), (Notification, "kind")])
+def test_a_failing_write_leaves_nothing_behind(world, break_inserts_of, model, column):
+    app_id = world.new_application()
+    before = world.db_application(app_id)
+    break_inserts_of(model, column)
+    r = world.fire(app_id, "submit", "zj_staff")
+    assert r.status_code == 500
+    assert r.json == {"error": "系统内部错误，已记录。", "code": "internal_error", "status": 500}
+    after = world.db_application(app_id)
+    assert (after.state, after.version, after.state_changed_at) == ("draft", before.version, before.state_changed_at)
+    assert world.db_count(AuditRecord) == 0
+    assert world.db_count(Notification) == 0
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(world, app):
+    app_id = world.new_application()
+    world.fire(app_id, "submit", "zj_staff")
+    with app.app_context():
+        for statement in ("UPDATE audit_records SET comment = 'rewritten'", "DELETE FROM audit_records"):
+            with pytest.raises(Exception, match="append-only"):
+                with db.engine.begin() as conn:
+                    conn.execute(text(statement))
+    history = world.api("get", f"/api/v1/applications/{app_id}/history", "zj_staff").json
+    assert len(history) == 1 and history[0]["comment"] is None
+
+
+def test_the_returned_version_is_kept(world, app):
+    app_id = world.new_application()
+    world.walk(app_id, ("submit", "zj_staff"), ("county_approve", "zj_leader"))
+    world.fire(app_id, "province_return", "zj_reviewer", comment="数据有误")
+    world.api("patch", f"/api/v1/applications/{app_id}", "zj_staff", json={"indicators": {"st_commissioners": 120}})
+    with app.app_context():
+        from sqlalchemy import select
+
+        record = db.session.scalar(select(AuditRecord).where(AuditRecord.trigger == "province_return"))
+        assert record.snapshot["indicators"]["st_commissioners"] == 40  # as the province saw it
+        assert len(record.snapshot["attachment_ids"]) == 3
