@@ -44,8 +44,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        db.session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:
+            db.session.rollback()
+            app.logger.exception("health check: database did not answer")
+            return {"status": "unavailable", "database": False}, 503
+        return {"status": "ok", "database": True}
 
     from kxflow.home import bp as home_bp
 

@@ -6,13 +6,14 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from kxflow.core.errors import AppError
 from kxflow.core.uow import transaction
 
 
 def register(app: Flask) -> None:
-    group = click.Group("kxflow", help="kxflow administration")
+    group = AppGroup("kxflow", help="kxflow administration")
 
     @group.command("load-regions")
     def load_regions_cmd():

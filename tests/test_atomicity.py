@@ -46,9 +46,8 @@ def test_audit_rows_cannot_be_changed_or_deleted(world, app):
     world.fire(app_id, "submit", "zj_staff")
     with app.app_context():
         for statement in ("UPDATE audit_records SET comment = 'rewritten'", "DELETE FROM audit_records"):
-            with pytest.raises(Exception, match="append-only"):
-                with db.engine.begin() as conn:
-                    conn.execute(text(statement))
+            with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
+                conn.execute(text(statement))
     history = world.api("get", f"/api/v1/applications/{app_id}/history", "zj_staff").json
     assert len(history) == 1 and history[0]["comment"] is None
 

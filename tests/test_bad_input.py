@@ -14,7 +14,9 @@ from tests.files import EXE, PDF, PNG
 
 def test_malformed_json(world):
     app_id = world.new_application(complete=False)
-    r = world.api("patch", f"/api/v1/applications/{app_id}", "zj_staff", data="{indicators:", content_type="application/json")
+    r = world.api(
+        "patch", f"/api/v1/applications/{app_id}", "zj_staff", data="{indicators:", content_type="application/json"
+    )
     assert r.status_code == 400
     assert r.json["fields"] == {"_body": ["请求体不是有效的 JSON。"]}
     assert world.db_application(app_id).indicators == {}
@@ -29,7 +31,11 @@ def test_malformed_json(world):
         ({"st_commissioners": 3.5}, "indicators.st_commissioners", "须为整数。"),
         ({"info_service_12396_coverage": 120}, "indicators.info_service_12396_coverage", "不能大于 100。"),
         ({"leadership_group_top_leader": "是"}, "indicators.leadership_group_top_leader", "须为“是”或“否”。"),
-        ({"latest_assessment_result": "优"}, "indicators.latest_assessment_result", "须为以下之一：先进、通过、未通过、未参加。"),
+        (
+            {"latest_assessment_result": "优"},
+            "indicators.latest_assessment_result",
+            "须为以下之一：先进、通过、未通过、未参加。",
+        ),
         ({"county_gdp": 1}, "indicators.county_gdp", "未知指标。"),
         ({"st_share_y3": 2.0}, "indicators.st_share_y3", "该项为自动计算值，不能填写。"),
         (
@@ -42,7 +48,9 @@ def test_malformed_json(world):
 def test_indicator_values(world, values, field, message):
     app_id = world.new_application(complete=False)
     before = world.db_application(app_id)
-    r = world.api("patch", f"/api/v1/applications/{app_id}", "zj_staff", json={"indicators": {"incubators": 2, **values}})
+    r = world.api(
+        "patch", f"/api/v1/applications/{app_id}", "zj_staff", json={"indicators": {"incubators": 2, **values}}
+    )
     assert r.status_code == 422
     assert r.json["fields"][field] == [message]
     after = world.db_application(app_id)
@@ -86,7 +94,11 @@ def test_stale_version_is_refused(world):
     ("data", "name", "message"),
     [
         (EXE, "自评报告.pdf", "仅接受 PDF、DOCX、XLSX、JPG、PNG 文件（按文件内容识别）。"),
-        (b"<html><script>alert(1)</script></html>", "report.pdf", "仅接受 PDF、DOCX、XLSX、JPG、PNG 文件（按文件内容识别）。"),
+        (
+            b"<html><script>alert(1)</script></html>",
+            "report.pdf",
+            "仅接受 PDF、DOCX、XLSX、JPG、PNG 文件（按文件内容识别）。",
+        ),
         (PNG, "report.pdf", "文件内容（PNG）与文件扩展名不符。"),
         (PDF, "report.exe", "文件内容（PDF）与文件扩展名不符。"),
         (b"", "empty.pdf", "文件为空。"),
