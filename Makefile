@@ -30,8 +30,8 @@ services:
 lint: install
 	$(BIN)/ruff check .
 
-test-sqlite: install
-	KXFLOW_TEST_DB=sqlite $(BIN)/pytest -m "not pg_only" $(PYTEST_ARGS)
+test-sqlite: install services
+	KXFLOW_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: install services
 	KXFLOW_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS)
