@@ -25,7 +25,7 @@ run: install
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 services:
-	@bash scripts/services.sh
+	@bash tests/services.sh
 
 lint: install
 	$(BIN)/ruff check .
@@ -43,7 +43,7 @@ test: install services lint
 	echo "make test: both databases passed in $$(( $$(date +%s) - start )) s"
 
 bench: install services
-	$(BIN)/python -m bench.transitions
+	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-output bench-output .pytest_cache

@@ -15,14 +15,14 @@ from pathlib import Path
 os.environ.setdefault("KXFLOW_ENV", "testing")
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from kxflow import create_app
 from kxflow.core import clock
 from kxflow.core.db import db
+from tests.dbutil import migrate_and_load, recreate_pg_database
 
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
-PG_ADMIN_URL = os.environ.get("KXFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_DB = os.environ.get("KXFLOW_TEST_PG_DB", "kxflow_test")
 MUTABLE_TABLES = (
     "notifications", "audit_records", "attachments", "applications", "call_quota_overrides", "calls",
@@ -32,44 +32,16 @@ MUTABLE_TABLES = (
 pytest_plugins = ["tests.factories"]
 
 
-def pg_url(name: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def recreate_pg_database(name: str) -> str:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return pg_url(name)
-
-
-def migrate_and_load(url: str, tmp: Path) -> None:
-    from flask_migrate import upgrade
-
-    from kxflow.indicators.models import load_packaged_sets
-    from kxflow.regions.loader import load_regions
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp / "uploads")})
-    with app.app_context():
-        upgrade()
-        load_regions()
-        load_packaged_sets()
-        db.session.commit()
-        db.engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def database(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("db")
     if BACKEND == "sqlite":
         template = tmp / "template.sqlite"
-        migrate_and_load(f"sqlite:///{template}", tmp)
+        migrate_and_load(f"sqlite:///{template}", tmp / "uploads")
         return {"url": f"sqlite:///{tmp / 'test.sqlite'}", "template": template, "path": tmp / "test.sqlite"}
     if BACKEND == "postgresql":
         url = recreate_pg_database(PG_DB)
-        migrate_and_load(url, tmp)
+        migrate_and_load(url, tmp / "uploads")
         return {"url": url}
     raise RuntimeError(f"KXFLOW_TEST_DB must be sqlite or postgresql, not {BACKEND!r}")
 

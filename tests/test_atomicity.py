@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from kxflow.applications.models import AuditRecord
 from kxflow.core.db import db
@@ -11,27 +11,45 @@ from kxflow.notifications.models import Notification
 
 
 @pytest.fixture
-def break_inserts_of():
-    """Makes the database itself refuse the next insert of a model (a NOT NULL column left empty)."""
+def refuse_inserts_into(app):
+    """Makes the database itself refuse inserts into a table (a trigger), as a full disk or a bug would."""
     installed = []
 
-    def install(model, column):
-        def listener(mapper, connection, target):
-            setattr(target, column, None)
-
-        event.listen(model, "before_insert", listener)
-        installed.append((model, listener))
+    def install(table: str) -> None:
+        with app.app_context(), db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        "CREATE OR REPLACE FUNCTION kx_refuse() RETURNS trigger AS $$ "
+                        "BEGIN RAISE EXCEPTION 'refused by test'; END; $$ LANGUAGE plpgsql"
+                    )
+                )
+                conn.execute(
+                    text(f"CREATE TRIGGER kx_refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION kx_refuse()")
+                )
+            else:
+                conn.execute(
+                    text(
+                        f"CREATE TRIGGER kx_refuse BEFORE INSERT ON {table} "
+                        "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+                    )
+                )
+        installed.append(table)
 
     yield install
-    for model, listener in installed:
-        event.remove(model, "before_insert", listener)
+    with app.app_context(), db.engine.begin() as conn:
+        for table in installed:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"DROP TRIGGER IF EXISTS kx_refuse ON {table}"))
+            else:
+                conn.execute(text("DROP TRIGGER IF EXISTS kx_refuse"))
 
 
-@pytest.mark.parametrize(("model", "column"), [(AuditRecord, "to_state"), (Notification, "kind")])
-def test_a_failing_write_leaves_nothing_behind(world, break_inserts_of, model, column):
+@pytest.mark.parametrize("table", ["audit_records", "notifications"])
+def test_a_failing_write_leaves_nothing_behind(world, refuse_inserts_into, table):
     app_id = world.new_application()
     before = world.db_application(app_id)
-    break_inserts_of(model, column)
+    refuse_inserts_into(table)
     r = world.fire(app_id, "submit", "zj_staff")
     assert r.status_code == 500
     assert r.json == {"error": "系统内部错误，已记录。", "code": "internal_error", "status": 500}

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, inspect
 
 from kxflow import create_app
 from kxflow.core.db import db
-from tests.conftest import BACKEND, recreate_pg_database
+from tests.conftest import BACKEND
+from tests.dbutil import recreate_pg_database
 
 
 @pytest.fixture

@@ -46,8 +46,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
-    county: Mapped[County | None] = relationship(lazy="joined")
-    province: Mapped[Province | None] = relationship(lazy="joined")
+    county: Mapped[County | None] = relationship()
+    province: Mapped[Province | None] = relationship()
 
     def set_password(self, password: str) -> None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -80,4 +80,4 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship()

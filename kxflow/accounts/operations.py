@@ -85,12 +85,20 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
 
 
 def user_for_token(raw: str) -> User:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
-    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+    """The active user behind a live (unexpired, unrevoked) token, or 401."""
+    user = db.session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _hash(raw),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > clock.now(),
+            User.active.is_(True),
+        )
+    )
+    if user is None:
         raise Unauthorized()
-    if not row.user.active:
-        raise Unauthorized()
-    return row.user
+    return user
 
 
 def revoke_token(raw: str) -> None:

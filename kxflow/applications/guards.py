@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from flask_babel import format_datetime, get_locale, gettext
 from sqlalchemy import func, select, text
@@ -43,6 +44,16 @@ class GuardContext:
     def all_reasons(self, guards: tuple[str, ...]) -> list[str]:
         return [reason for guard in guards for reason in self.reasons(guard)]
 
+    @cached_property
+    def attachments(self) -> list[tuple[int, str]]:
+        """(id, kind) of the application's current attachments, read once per transition."""
+        rows = db.session.execute(
+            select(Attachment.id, Attachment.kind).where(
+                Attachment.application_id == self.application.id, Attachment.superseded_at.is_(None)
+            )
+        )
+        return [(r.id, r.kind) for r in rows]
+
 
 def comment_given(ctx: GuardContext) -> list[str]:
     if ctx.comment and ctx.comment.strip():
@@ -75,11 +86,7 @@ def indicators_complete(ctx: GuardContext) -> list[str]:
 def attachments_present(ctx: GuardContext) -> list[str]:
     app = ctx.application
     definition = definition_for(app.call.indicator_set_version)
-    have = set(
-        db.session.scalars(
-            select(Attachment.kind).where(Attachment.application_id == app.id, Attachment.superseded_at.is_(None))
-        )
-    )
+    have = {kind for _, kind in ctx.attachments}
     locale = str(get_locale() or "zh")
     return [
         gettext("Attachment missing: %(label)s.", label=definition.kinds[kind].label(locale))

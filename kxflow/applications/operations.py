@@ -13,7 +13,7 @@ from sqlalchemy import select
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
 from kxflow.applications.guards import GuardContext
-from kxflow.applications.models import Application, Attachment, AuditRecord
+from kxflow.applications.models import Application, AuditRecord
 from kxflow.applications.scope import get_application
 from kxflow.applications.workflow import MACHINE, TRIGGERS_BY_NAME, can_fire_from, triggers_for
 from kxflow.calls.models import Call
@@ -110,16 +110,13 @@ def update_indicators(
     return app
 
 
-def _snapshot(app: Application) -> dict[str, Any]:
-    attachment_ids = db.session.scalars(
-        select(Attachment.id).where(Attachment.application_id == app.id, Attachment.superseded_at.is_(None))
-    )
+def _snapshot(app: Application, ctx: GuardContext) -> dict[str, Any]:
     return {
         "indicators": app.indicators,
         "computed": app.computed,
         "score": app.score,
         "veto_failures": app.veto_failures,
-        "attachment_ids": list(attachment_ids),
+        "attachment_ids": [attachment_id for attachment_id, _ in ctx.attachments],
     }
 
 
@@ -149,7 +146,7 @@ def fire_trigger(
         raise GuardFailed(reasons=reasons)
 
     from_state = app.state
-    snapshot = _snapshot(app)
+    snapshot = _snapshot(app, ctx)
     if not MACHINE.events[trigger].trigger(app, ctx=ctx):  # pragma: no cover - guards were checked above
         raise GuardFailed(reasons=ctx.all_reasons(spec.guards))
     if spec.bumps_revision:

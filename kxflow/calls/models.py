@@ -37,7 +37,7 @@ class Call(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     quota_overrides: Mapped[list[QuotaOverride]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="QuotaOverride.province_code"
+        cascade="all, delete-orphan", order_by="QuotaOverride.province_code"
     )
 
     def quota_for(self, province_code: str) -> int:

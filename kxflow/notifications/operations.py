@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import JSON, String, and_, case, cast, false, insert, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -12,32 +13,35 @@ from kxflow.applications.workflow import HOLDER_ROLE, state_label, trigger_label
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import NotFound
+from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import Notification
 
 # Outcomes the county is told about even though it does not act next.
 _COUNTY_INFO_STATES = {"province_review", "ministry_review", "expert_review", "rejected", "withdrawn"}
 
 
-def _users_with_role(role: Role, app: Application) -> list[User]:
-    stmt = select(User).where(User.role == role, User.active.is_(True))
+def _in_scope(role: Role, app: Application) -> ColumnElement[bool]:
+    """Users of ``role`` who hold this application's level: its county, its province, or the ministry."""
+    clause = User.role == role
     if role in (Role.COUNTY_STAFF, Role.COUNTY_LEADER):
-        stmt = stmt.where(User.county_code == app.county_code)
+        clause = and_(clause, User.county_code == app.county_code)
     elif role == Role.PROVINCE_REVIEWER:
-        stmt = stmt.where(User.province_code == app.province_code)
-    return list(db.session.scalars(stmt.order_by(User.id)))
+        clause = and_(clause, User.province_code == app.province_code)
+    return clause
 
 
-def notify_transition(app: Application, audit: AuditRecord) -> list[Notification]:
-    """Writes the notification rows of one transition (same transaction, no commit)."""
-    recipients: dict[int, str] = {}
+def notify_transition(app: Application, audit: AuditRecord) -> None:
+    """Writes one notification row per recipient of a transition, in one INSERT … SELECT (no commit).
+
+    The next holder is asked to act; the county clerk is told of outcomes; the actor is not told
+    of their own action.
+    """
     holder = HOLDER_ROLE.get(audit.to_state)
-    if holder is not None:
-        for user in _users_with_role(holder, app):
-            recipients[user.id] = "action_required"
-    if audit.to_state in _COUNTY_INFO_STATES:
-        for user in _users_with_role(Role.COUNTY_STAFF, app):
-            recipients.setdefault(user.id, "info")
-    recipients.pop(audit.actor_id, None)
+    inform_county = audit.to_state in _COUNTY_INFO_STATES and holder != Role.COUNTY_STAFF
+    if holder is None and not inform_county:
+        return
+    acting = _in_scope(holder, app) if holder is not None else false()
+    informed = _in_scope(Role.COUNTY_STAFF, app) if inform_county else false()
     params = {
         "county": app.county.name,
         "trigger": audit.trigger,
@@ -45,22 +49,30 @@ def notify_transition(app: Application, audit: AuditRecord) -> list[Notification
         "to_state": audit.to_state,
         "comment": audit.comment,
     }
-    rows = [
-        Notification(
-            recipient_id=user_id,
-            application_id=app.id,
-            audit_id=audit.id,
-            kind=kind,
-            event="transition",
-            params=params,
-            email=kind == "action_required",
-            dedupe_key=f"audit:{audit.id}:user:{user_id}",
-            created_at=audit.at,
-        )
-        for user_id, kind in recipients.items()
+    kind = case((acting, literal("action_required")), else_=literal("info"))
+    recipients = select(
+        User.id,
+        literal(app.id),
+        literal(audit.id),
+        kind,
+        literal("transition"),
+        literal(params, type_=JSON),
+        kind == "action_required",
+        literal(f"audit:{audit.id}:user:") + cast(User.id, String),
+        literal(audit.at, type_=UTCDateTime),
+    ).where(User.active.is_(True), User.id != audit.actor_id, or_(acting, informed))
+    columns = [
+        "recipient_id",
+        "application_id",
+        "audit_id",
+        "kind",
+        "event",
+        "params",
+        "email",
+        "dedupe_key",
+        "created_at",
     ]
-    db.session.add_all(rows)
-    return rows
+    db.session.execute(insert(Notification).from_select(columns, recipients))
 
 
 def render_message(n: Notification, locale: str) -> str:

@@ -42,7 +42,7 @@ class County(db.Model):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
 
-    province: Mapped[Province] = relationship(lazy="joined")
+    province: Mapped[Province] = relationship()
 
 
 class DataSource(db.Model):

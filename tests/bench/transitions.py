@@ -1,0 +1,349 @@
+"""``make bench``: the transition endpoint under load, against GET /healthz in the same run.
+
+Starts gunicorn on PostgreSQL, gives each of the 1,869 programme counties an application
+(complete, ready to submit) and a clerk and a leader with tokens, then drives, at the same
+concurrency, first /healthz and then the transition endpoint (each client owns its share of
+the applications and alternates ``submit`` / ``county_return``). Prints requests/s and
+p50/p99 for both, the workers' memory before and after, and ends with
+``ratio transition/healthz: X.XX``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        codes = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
+        return (
+            f"{self.name:<11} {len(self.latencies):>6} requests in {self.seconds:5.1f} s  "
+            f"{self.rate:8.1f} req/s  p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  ({codes})"
+        )
+
+
+def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
+    """Returns (application id, clerk token, leader token) for every programme county."""
+    from sqlalchemy import insert, select
+
+    from kxflow import create_app
+    from kxflow.accounts.models import ApiToken, User
+    from kxflow.accounts.operations import create_user
+    from kxflow.applications.models import Application, Attachment
+    from kxflow.calls.operations import create_call
+    from kxflow.core import clock
+    from kxflow.core.db import db
+    from kxflow.indicators.evaluate import evaluate
+    from kxflow.indicators.models import definition_for
+    from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, County
+    from tests.factories import FULL_INDICATORS, REQUIRED_KINDS
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(uploads)})
+    with app.app_context():
+        now = clock.now()
+        ministry = create_user(username="ministry", password="bench-password", role="ministry_staff")
+        call = create_call(
+            ministry,
+            {
+                "title": "基准测试批次",
+                "year": now.year,
+                "opens_at": now - timedelta(days=1),
+                "county_deadline": now + timedelta(days=60),
+                "province_deadline": now + timedelta(days=90),
+                "province_quota": 1000,
+            },
+        )
+        counties = db.session.scalars(
+            select(County).where(County.division_type.in_(PROGRAMME_DIVISION_TYPES)).order_by(County.code)
+        ).all()
+        result = evaluate(definition_for(call.indicator_set_version), FULL_INDICATORS)
+        password_hash = ministry.password_hash
+        users, tokens, plan = [], [], []
+        for c in counties:
+            for role in ("county_staff", "county_leader"):
+                users.append(
+                    {
+                        "username": f"{role}_{c.code}",
+                        "password_hash": password_hash,
+                        "display_name": c.name,
+                        "role": role,
+                        "county_code": c.code,
+                        "active": True,
+                        "created_at": now,
+                    }
+                )
+        db.session.execute(insert(User), users)
+        ids = dict(db.session.execute(select(User.username, User.id)).all())
+        apps = []
+        for c in counties:
+            raw = {role: secrets.token_urlsafe(32) for role in ("county_staff", "county_leader")}
+            for role, token in raw.items():
+                tokens.append(
+                    {
+                        "user_id": ids[f"{role}_{c.code}"],
+                        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                        "created_at": now,
+                        "expires_at": now + timedelta(days=1),
+                    }
+                )
+            apps.append(
+                {
+                    "call_id": call.id,
+                    "county_code": c.code,
+                    "province_code": c.province_code,
+                    "state": "draft",
+                    "indicators": FULL_INDICATORS,
+                    "computed": result.computed,
+                    "score": result.score,
+                    "veto_failures": [],
+                    "revision_round": 0,
+                    "version": 1,
+                    "created_by_id": ids[f"county_staff_{c.code}"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "state_changed_at": now,
+                }
+            )
+            plan.append((c.code, raw["county_staff"], raw["county_leader"]))
+        db.session.execute(insert(ApiToken), tokens)
+        db.session.execute(insert(Application), apps)
+        app_ids = dict(db.session.execute(select(Application.county_code, Application.id)).all())
+        db.session.execute(
+            insert(Attachment),
+            [
+                {
+                    "application_id": app_ids[code],
+                    "kind": kind,
+                    "original_name": f"{kind}.pdf",
+                    "stored_name": f"{uuid.uuid4().hex}.pdf",
+                    "content_type": "application/pdf",
+                    "size_bytes": 100,
+                    "sha256": "0" * 64,
+                    "uploaded_by_id": ids[f"county_staff_{code}"],
+                    "uploaded_at": now,
+                }
+                for code, _, _ in plan
+                for kind in REQUIRED_KINDS
+            ],
+        )
+        db.session.commit()
+        db.engine.dispose()
+        return [(app_ids[code], staff, leader) for code, staff, leader in plan]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_rss_kib(master_pid: int) -> int:
+    children = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+async def drive(base: str, phase: Phase, concurrency: int, seconds: float, plan=None, states=None) -> None:
+    deadline = time.perf_counter() + seconds
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), timeout=timeout) as session:
+
+        async def client(i: int) -> None:
+            mine = plan[i::concurrency] if plan else None
+            n = 0
+            while time.perf_counter() < deadline:
+                if mine:
+                    app_id, staff, leader = mine[n % len(mine)]
+                    if states[app_id] == "draft":
+                        token, body = staff, {"trigger": "submit"}
+                    else:
+                        token, body = leader, {"trigger": "county_return", "comment": "请补充材料"}
+                    start = time.perf_counter()
+                    async with session.post(
+                        f"{base}/api/v1/applications/{app_id}/transitions",
+                        json=body,
+                        headers={"Authorization": f"Bearer {token}"},
+                    ) as r:
+                        payload = await r.json()
+                    if r.status == 200:
+                        states[app_id] = payload["state"]
+                else:
+                    start = time.perf_counter()
+                    async with session.get(f"{base}/healthz") as r:
+                        await r.read()
+                phase.latencies.append(time.perf_counter() - start)
+                phase.statuses[r.status] = phase.statuses.get(r.status, 0) + 1
+                n += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        phase.seconds = time.perf_counter() - t0
+
+
+def machine_cost() -> str:
+    """The state machine is built once: firing a trigger costs microseconds, building one far more."""
+    from transitions import Machine
+
+    from kxflow.applications.workflow import MACHINE, STATE_NAMES, TRIGGERS
+
+    class Row:
+        state = "draft"
+
+    class Ctx:
+        def reasons(self, guard):
+            return []
+
+    row, ctx = Row(), Ctx()
+
+    def fire():
+        row.state = "draft"
+        MACHINE.events["withdraw"].trigger(row, ctx=ctx)
+
+    def build():
+        Machine(
+            model=None,
+            states=list(STATE_NAMES),
+            initial="draft",
+            auto_transitions=False,
+            transitions=[{"trigger": t.name, "source": list(t.sources), "dest": t.dest} for t in TRIGGERS],
+        )
+
+    fire_us = min(timeit.repeat(fire, number=2000, repeat=3)) / 2000 * 1e6
+    build_us = min(timeit.repeat(build, number=200, repeat=3)) / 200 * 1e6
+    return (
+        f"state machine: fire a trigger {fire_us:.1f} µs, build a machine {build_us:.1f} µs ({build_us / fire_us:.0f}×)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "4")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from tests.dbutil import migrate_and_load, recreate_pg_database
+
+    tmp = Path(tempfile.mkdtemp(prefix="kxflow-bench-"))
+    url = recreate_pg_database("kxflow_bench")
+    t0 = time.perf_counter()
+    migrate_and_load(url, tmp / "uploads")
+    plan = seed(url, tmp / "uploads")
+    print(f"seeded {len(plan)} counties with one application each in {time.perf_counter() - t0:.1f} s")
+    print(machine_cost())
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "KXFLOW_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(16),
+        "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "KXFLOW_INSTANCE": str(tmp),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        states = dict.fromkeys((a for a, _, _ in plan), "draft")
+        asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 3, plan, states))
+        asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 2))
+        rss_before = worker_rss_kib(server.pid)
+        health = Phase("healthz")
+        asyncio.run(drive(base, health, args.concurrency, args.seconds))
+        # two halves, memory read after each: a leak grows in both, warm-up only in the first
+        transition, second = Phase("transition"), Phase("transition")
+        asyncio.run(drive(base, transition, args.concurrency, args.seconds / 2, plan, states))
+        rss_mid = worker_rss_kib(server.pid)
+        asyncio.run(drive(base, second, args.concurrency, args.seconds / 2, plan, states))
+        rss_after = worker_rss_kib(server.pid)
+        transition.latencies += second.latencies
+        transition.seconds += second.seconds
+        for code, n in second.statuses.items():
+            transition.statuses[code] = transition.statuses.get(code, 0) + n
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+    print(f"gunicorn: {args.workers} workers × {args.threads} threads, {args.concurrency} concurrent clients")
+    print(health.line())
+    print(transition.line())
+    unexpected = {k: v for k, v in transition.statuses.items() if k not in (200, 409)}
+    unexpected.update({k: v for k, v in health.statuses.items() if k != 200})
+    print(f"errors other than the expected 409s: {sum(unexpected.values())} {unexpected or ''}")
+    print(
+        f"workers' memory (RSS, all workers): {rss_before / 1024:.1f} MiB before the transitions, "
+        f"{rss_mid / 1024:.1f} MiB half-way ({(rss_mid - rss_before) / 1024:+.1f}), "
+        f"{rss_after / 1024:.1f} MiB at the end ({(rss_after - rss_mid) / 1024:+.1f} in the second half)"
+    )
+    print(f"median healthz {statistics.median(health.latencies) * 1000:.1f} ms")
+    print(f"ratio transition/healthz: {transition.rate / health.rate:.2f}")
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
