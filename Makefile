@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile -q -d kxflow/translations
+	@$(BIN)/pybabel compile -d kxflow/translations > /dev/null
 
 run: install
 	$(FLASK) db upgrade
