@@ -1,0 +1,14 @@
+# The production image: gunicorn serving wsgi:app. Migrations run once, from the `migrate` service.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY kxflow ./kxflow
+COPY workers ./workers
+COPY migrations ./migrations
+COPY wsgi.py babel.cfg ./
+RUN pip install --no-cache-dir . && pybabel compile -d kxflow/translations \
+    && useradd --system --home /app kxflow && mkdir -p /data/uploads && chown kxflow /data/uploads
+USER kxflow
+EXPOSE 8000
+CMD ["gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "wsgi:app"]

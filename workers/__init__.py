@@ -1,0 +1,1 @@
+"""Background workers (Celery): dispatch of the notification outbox, reminders and schedules."""
