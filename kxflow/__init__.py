@@ -17,7 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from kxflow.core.db import db
     from kxflow.core.errors import register_error_handlers
-    from kxflow.core.extensions import api, csrf, limiter, migrate
+    from kxflow.core.extensions import api, csrf, limiter, login_manager, migrate
     from kxflow.core.i18n import babel, select_locale
 
     db.init_app(app)
@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
+    login_manager.init_app(app)
     _import_models()
 
     from kxflow.accounts.api import blp as tokens_blp
@@ -52,9 +53,15 @@ def create_app(overrides: dict | None = None) -> Flask:
             return {"status": "unavailable", "database": False}, 503
         return {"status": "ok", "database": True}
 
-    from kxflow.home import bp as home_bp
+    from kxflow.accounts.views import bp as accounts_web
+    from kxflow.applications.views import bp as applications_web
+    from kxflow.calls.views import bp as calls_web
+    from kxflow.core.web import init_web
+    from kxflow.notifications.views import bp as notifications_web
 
-    app.register_blueprint(home_bp)
+    init_web(app)
+    for blp in (accounts_web, applications_web, calls_web, notifications_web):
+        app.register_blueprint(blp)
 
     from kxflow.cli import register as register_cli
 

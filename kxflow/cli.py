@@ -54,9 +54,13 @@ def register(app: Flask) -> None:
         try:
             with transaction():
                 user = create_user(
-                    username=username, password=password, role=role,
-                    county_code=county_code, province_code=province_code, email=email,
-                )  # fmt: skip
+                    username=username,
+                    password=password,
+                    role=role,
+                    county_code=county_code,
+                    province_code=province_code,
+                    email=email,
+                )
         except AppError as exc:
             for field, messages in (exc.extra.get("fields") or {}).items():
                 click.echo(f"{field}: {'; '.join(messages)}", err=True)

@@ -42,6 +42,7 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "RATELIMIT_HEADERS_ENABLED": True,
         "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "API_TITLE": "kxflow",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -58,9 +58,14 @@ def seed_demo() -> list[tuple[str, str, str]]:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             user = create_user(
-                username=username, password=DEMO_PASSWORD, role=role, county_code=county,
-                province_code=province, email=f"{username}@demo.kxflow.local", display_name=name,
-            )  # fmt: skip
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                county_code=county,
+                province_code=province,
+                email=f"{username}@demo.kxflow.local",
+                display_name=name,
+            )
         users[username] = user
     call = db.session.scalar(select(Call).order_by(Call.id).limit(1))
     if call is None:

@@ -25,11 +25,17 @@ from tests.dbutil import migrate_and_load, recreate_pg_database
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
 PG_DB = os.environ.get("KXFLOW_TEST_PG_DB", "kxflow_test")
 MUTABLE_TABLES = (
-    "notifications", "audit_records", "attachments", "applications", "call_quota_overrides", "calls",
-    "api_tokens", "users",
-)  # fmt: skip
+    "notifications",
+    "audit_records",
+    "attachments",
+    "applications",
+    "call_quota_overrides",
+    "calls",
+    "api_tokens",
+    "users",
+)
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.browser"]
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +60,7 @@ def app(database, tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": database["url"],
             "UPLOAD_FOLDER": str(uploads),
             "TOKEN_RATE_LIMIT": "10000 per minute",
+            "LOGIN_RATE_LIMIT": "10000 per minute",
             "ATTACHMENT_MAX_BYTES": 1024 * 1024,
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests only

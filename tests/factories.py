@@ -159,9 +159,13 @@ def build_world(app, client, **call_overrides: Any) -> World:
     with app.app_context():
         for name, (role, county, province) in USERS.items():
             user = create_user(
-                username=name, password=PASSWORD, role=role, county_code=county, province_code=province,
+                username=name,
+                password=PASSWORD,
+                role=role,
+                county_code=county,
+                province_code=province,
                 email=f"{name}@example.gov.cn",
-            )  # fmt: skip
+            )
             world.ids[name] = user.id
         now = clock.now()
         data = {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on 127.0.0.1: starts them when installed but stopped,
-# installs them from Debian's packages when missing (a fresh machine). Safe to run repeatedly.
+# Makes sure PostgreSQL and Redis answer on 127.0.0.1 (starts them when installed but stopped,
+# installs them from Debian's packages when missing) and that Debian's Chromium is there for the
+# browser tests. Safe to run repeatedly.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -47,4 +48,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
-echo "services: PostgreSQL and Redis are up"
+# --- Chromium for the browser tests (Playwright's own download cannot work offline) --------
+if [ ! -x /usr/bin/chromium ]; then
+  echo "services: installing Chromium and CJK fonts"
+  apt_install chromium fonts-noto-cjk
+fi
+echo "services: PostgreSQL, Redis and Chromium are ready"

@@ -88,11 +88,20 @@ def test_indicator_set_for_the_form(world):
     assert "fiscal_st_spending_y1" in keys and "st_share_y3" not in keys  # computed values are not typed in
     leader = next(i for i in body["indicators"] if i["key"] == "leadership_group_top_leader")
     assert leader | {"label_en": None} == {
-        "key": "leadership_group_top_leader", "group": "leadership",
-        "label_zh": "成立由党委或政府主要领导任组长的科技领导小组", "label_en": None, "unit": "",
-        "type": "boolean", "min": None, "max": None, "choices": [], "required": True, "weight": 10.0,
-        "veto": True, "evidence_kind": "leadership_group_document",
-    }  # fmt: skip
+        "key": "leadership_group_top_leader",
+        "group": "leadership",
+        "label_zh": "成立由党委或政府主要领导任组长的科技领导小组",
+        "label_en": None,
+        "unit": "",
+        "type": "boolean",
+        "min": None,
+        "max": None,
+        "choices": [],
+        "required": True,
+        "weight": 10.0,
+        "veto": True,
+        "evidence_kind": "leadership_group_document",
+    }
     assert body["required_attachments"] == [
         "self_assessment_report",
         "fiscal_st_spending_evidence",

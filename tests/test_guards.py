@@ -15,10 +15,20 @@ from kxflow.notifications.models import Notification
 from tests.factories import build_world
 
 COMMENT_TRIGGERS = [t for t in TRIGGERS if t.comment_required]
-START = {"county_return": "county_review", "province_return": "province_review", "province_reject": "province_review",
-         "ministry_return": "ministry_review", "ministry_reject": "ministry_review"}  # fmt: skip
-ACTOR = {"county_return": "zj_leader", "province_return": "zj_reviewer", "province_reject": "zj_reviewer",
-         "ministry_return": "ministry", "ministry_reject": "ministry"}  # fmt: skip
+START = {
+    "county_return": "county_review",
+    "province_return": "province_review",
+    "province_reject": "province_review",
+    "ministry_return": "ministry_review",
+    "ministry_reject": "ministry_review",
+}
+ACTOR = {
+    "county_return": "zj_leader",
+    "province_return": "zj_reviewer",
+    "province_reject": "zj_reviewer",
+    "ministry_return": "ministry",
+    "ministry_reject": "ministry",
+}
 
 
 def assert_unchanged(world, app_id, state):
@@ -53,8 +63,13 @@ def test_submit_lists_every_missing_indicator_and_attachment(world):
 
 def test_submit_reasons_in_english_when_asked(world):
     app_id = world.new_application(complete=False)
-    r = world.api("post", f"/api/v1/applications/{app_id}/transitions", "zj_staff",
-                  json={"trigger": "submit"}, headers={"Accept-Language": "en-US,en;q=0.9"})  # fmt: skip
+    r = world.api(
+        "post",
+        f"/api/v1/applications/{app_id}/transitions",
+        "zj_staff",
+        json={"trigger": "submit"},
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
     assert "Attachment missing: Self-assessment report." in r.json["reasons"]
 
 

@@ -43,14 +43,28 @@ def test_county_to_ministry_walk(world):
 
     history = world.api("get", f"/api/v1/applications/{app_id}/history", "zj_staff").json
     assert [h["trigger"] for h in history] == [
-        "submit", "county_return", "submit", "county_approve", "province_return", "submit",
-        "county_approve", "province_recommend", "ministry_return", "province_recommend", "ministry_accept",
-    ]  # fmt: skip
+        "submit",
+        "county_return",
+        "submit",
+        "county_approve",
+        "province_return",
+        "submit",
+        "county_approve",
+        "province_recommend",
+        "ministry_return",
+        "province_recommend",
+        "ministry_accept",
+    ]
     assert history[1] | {"at": None} == {
-        "trigger": "county_return", "from_state": "county_review", "to_state": "draft",
-        "actor": "zj_leader", "actor_role": "county_leader", "comment": "请补充科技特派员名单",
-        "revision_round": 0, "at": None,
-    }  # fmt: skip
+        "trigger": "county_return",
+        "from_state": "county_review",
+        "to_state": "draft",
+        "actor": "zj_leader",
+        "actor_role": "county_leader",
+        "comment": "请补充科技特派员名单",
+        "revision_round": 0,
+        "at": None,
+    }
     assert history[-1]["from_state"] == "ministry_review" and history[-1]["to_state"] == "expert_review"
     # the county staff is informed of the outcome
     messages = [n["message"] for n in world.api("get", "/api/v1/notifications", "zj_staff").json["items"]]

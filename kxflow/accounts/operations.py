@@ -14,7 +14,7 @@ from kxflow.accounts.models import ApiToken, User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
 from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.core.errors import Invalid, Unauthorized
+from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from kxflow.regions.models import County, Province
 
 
@@ -64,6 +64,61 @@ def create_user(
     )
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def require_admin(actor: User) -> None:
+    if actor.role != Role.ADMIN:
+        raise Forbidden()
+
+
+def admin_create_user(actor: User, **fields) -> User:
+    require_admin(actor)
+    return create_user(**fields)
+
+
+def update_user(
+    actor: User,
+    user_id: int,
+    *,
+    role: str,
+    county_code: str | None,
+    province_code: str | None,
+    active: bool,
+    display_name: str,
+    email: str | None,
+    password: str | None = None,
+) -> User:
+    """Changes a user's role, scope, name or state; the scope is checked as on creation."""
+    require_admin(actor)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    fields: dict[str, list[str]] = {}
+    if role not in {r.value for r in Role}:
+        fields["role"] = [gettext("Unknown role.")]
+    elif role in COUNTY_ROLES:
+        county = db.session.get(County, county_code) if county_code else None
+        if county is None or county.valid_to is not None:
+            fields["county"] = [gettext("A county role needs an existing county code.")]
+        province_code = None
+    elif role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
+        if not province_code or db.session.get(Province, province_code) is None:
+            fields["province"] = [gettext("This role needs an existing province code.")]
+        county_code = None
+    else:
+        county_code = province_code = None
+    if password and len(password) < 8:
+        fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
+    if user.id == actor.id and (not active or role != Role.ADMIN):
+        fields["role"] = [gettext("You cannot remove your own administrator access.")]
+    if fields:
+        raise Invalid(fields=fields)
+    user.role, user.county_code, user.province_code = role, county_code, province_code
+    user.active, user.display_name, user.email = active, display_name or user.username, email or None
+    if password:
+        user.set_password(password)
     db.session.flush()
     return user
 

@@ -7,14 +7,12 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
-from kxflow.applications import attachments, operations
+from kxflow.applications import attachments, operations, queries
 from kxflow.applications.models import Application
-from kxflow.applications.scope import applications_for, get_application
+from kxflow.applications.scope import get_application
 from kxflow.applications.workflow import STATE_NAMES, state_label
 from kxflow.core.auth import api_user, require_api_user
-from kxflow.core.db import db
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 
@@ -57,6 +55,8 @@ class ListArgs(Schema):
     call_id = fields.Integer()
     province = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     county = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    q = fields.String(validate=validate.Length(max=40))
+    sort = fields.String(load_default="updated", validate=validate.OneOf(queries.SORTS))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
@@ -119,19 +119,18 @@ class AttachmentOut(Schema):
 @blp.arguments(ListArgs, location="query")
 @blp.response(200, ApplicationPage)
 def list_applications(args):
-    stmt = applications_for(api_user())
-    if "state" in args:
-        stmt = stmt.where(Application.state == args["state"])
-    if "call_id" in args:
-        stmt = stmt.where(Application.call_id == args["call_id"])
-    if "province" in args:
-        stmt = stmt.where(Application.province_code == args["province"])
-    if "county" in args:
-        stmt = stmt.where(Application.county_code == args["county"])
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page, per_page = args["page"], args["per_page"]
-    items = db.session.scalars(stmt.order_by(Application.id).limit(per_page).offset((page - 1) * per_page))
-    return {"items": list(items), "page": page, "per_page": per_page, "total": total}
+    result = queries.search(
+        api_user(),
+        state=args.get("state"),
+        call_id=args.get("call_id"),
+        province=args.get("province"),
+        county=args.get("county"),
+        q=args.get("q"),
+        sort=args["sort"],
+        page=args["page"],
+        per_page=args["per_page"],
+    )
+    return {"items": result.items, "page": result.page, "per_page": result.per_page, "total": result.total}
 
 
 @blp.route("", methods=["POST"])

@@ -179,3 +179,24 @@ def history(user: User, application_id: int) -> list[AuditRecord]:
             select(AuditRecord).where(AuditRecord.application_id == app.id).order_by(AuditRecord.at, AuditRecord.id)
         )
     )
+
+
+def preview_indicators(
+    user: User, application_id: int, values: dict[str, Any]
+) -> tuple[Evaluation, dict[str, list[str]]]:
+    """What saving these values would give (derived values, score, veto, errors), writing nothing."""
+    app = get_application(user, application_id)
+    require_draft_editor(app, user)
+    definition = definition_for(app.call.indicator_set_version)
+    clean, errors = validate_values(definition, values)
+    merged = {k: v for k, v in {**(app.indicators or {}), **clean}.items() if v is not None}
+    for key in errors:  # a value that does not parse counts as not given
+        merged.pop(key.removeprefix("indicators."), None)
+    result = evaluate(definition, merged)
+    return result, {**errors, **result.errors}
+
+
+def submit_blockers(user: User, app: Application) -> list[str]:
+    """What still stands in the way of ``submit``: exactly the reasons its guards would give now."""
+    ctx = GuardContext(application=app, actor=user, comment=None, now=clock.now())
+    return ctx.all_reasons(TRIGGERS_BY_NAME["submit"].guards)

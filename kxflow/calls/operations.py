@@ -17,9 +17,17 @@ from kxflow.indicators.models import IndicatorSet, current_version
 from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
 
 EDITABLE = (
-    "title", "year", "opens_at", "county_deadline", "province_deadline", "province_quota",
-    "min_experts", "score_threshold", "division_types", "indicator_set_version",
-)  # fmt: skip
+    "title",
+    "year",
+    "opens_at",
+    "county_deadline",
+    "province_deadline",
+    "province_quota",
+    "min_experts",
+    "score_threshold",
+    "division_types",
+    "indicator_set_version",
+)
 
 
 def _require_ministry(user: User) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -22,3 +23,6 @@ api = KxflowApi()
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+login_manager = LoginManager()
+login_manager.login_view = "accounts.login"
+login_manager.login_message = None  # the login page says why on its own

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext
-from sqlalchemy import JSON, String, and_, case, cast, false, insert, literal, or_, select
+from sqlalchemy import JSON, String, and_, case, cast, false, func, insert, literal, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -92,17 +92,27 @@ def render_message(n: Notification, locale: str) -> str:
 def mine(
     user: User, *, unread_only: bool = False, limit: int = 50, offset: int = 0
 ) -> tuple[list[Notification], int, int]:
-    from sqlalchemy import func
-
     base = select(Notification).where(Notification.recipient_id == user.id)
     if unread_only:
         base = base.where(Notification.read_at.is_(None))
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-    unread = db.session.scalar(
-        select(func.count(Notification.id)).where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
-    )
+    unread = unread_count(user)
     rows = db.session.scalars(base.order_by(Notification.id.desc()).limit(limit).offset(offset))
     return list(rows), total, unread
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+    )
+
+
+def mark_all_read(user: User) -> None:
+    db.session.execute(
+        update(Notification)
+        .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=clock.now())
+    )
 
 
 def mark_read(user: User, notification_id: int) -> Notification:

@@ -1,0 +1,30 @@
+"""Web forms for logging in and managing users (CSRF through Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from kxflow.accounts.roles import ROLE_LABELS
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [SelectChoice(role.value, str(label)) for role, label in ROLE_LABELS.items()]
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Name"), validators=[Optional(), Length(max=80)])
+    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=role_choices)
+    county_code = StringField(_l("County code (for county roles)"), validators=[Optional(), Length(max=6)])
+    province_code = SelectField(_l("Province (for province reviewers and experts)"), validate_choice=False)
+    password = PasswordField(_l("Initial password"), validators=[Optional(), Length(max=256)])
+    active = BooleanField(_l("Active"), default=True)

@@ -1,0 +1,108 @@
+"""Web: log in and out; the administrator's user list and forms."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from kxflow.accounts import operations
+from kxflow.accounts.forms import LoginForm, UserForm
+from kxflow.accounts.models import User
+from kxflow.core.db import db
+from kxflow.core.errors import Invalid
+from kxflow.core.extensions import limiter
+from kxflow.core.uow import transaction
+from kxflow.regions.models import Province
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = operations.authenticate(form.username.data, form.password.data)
+        if user is None:
+            error = gettext("Wrong username or password, or the account is disabled.")
+        else:
+            login_user(user)
+            target = request.args.get("next")
+            if target and target.startswith("/") and not target.startswith("//"):
+                return redirect(target)
+            return redirect(url_for("applications_web.tasks"))
+    return render_template("accounts/login.html", form=form, error=error), 200 if error is None else 401
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(gettext("You have logged out."))
+    return redirect(url_for("accounts.login"))
+
+
+def _province_choices() -> list[tuple[str, str]]:
+    provinces = db.session.scalars(select(Province).order_by(Province.code))
+    return [SelectChoice("", "—")] + [SelectChoice(p.code, p.name) for p in provinces]
+
+
+@bp.get("/admin/users")
+@login_required
+def users():
+    operations.require_admin(current_user)
+    role = request.args.get("role") or None
+    stmt = select(User).order_by(User.role, User.username)
+    if role:
+        stmt = stmt.where(User.role == role)
+    return render_template("accounts/users.html", users=db.session.scalars(stmt).all(), role=role)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int | None = None):
+    operations.require_admin(current_user)
+    user = db.session.get(User, user_id) if user_id else None
+    form = UserForm(obj=user)
+    form.province_code.choices = _province_choices()
+    errors: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        data = form.data
+        try:
+            with transaction():
+                if user is None:
+                    if not data["password"]:
+                        raise Invalid(fields={"password": [gettext("This field is required.")]})
+                    operations.admin_create_user(
+                        current_user,
+                        username=data["username"].strip(),
+                        password=data["password"],
+                        role=data["role"],
+                        county_code=(data["county_code"] or "").strip() or None,
+                        province_code=data["province_code"] or None,
+                        email=data["email"] or None,
+                        display_name=data["display_name"] or "",
+                    )
+                else:
+                    operations.update_user(
+                        current_user,
+                        user.id,
+                        role=data["role"],
+                        county_code=(data["county_code"] or "").strip() or None,
+                        province_code=data["province_code"] or None,
+                        active=bool(data["active"]),
+                        display_name=data["display_name"] or "",
+                        email=data["email"] or None,
+                        password=data["password"] or None,
+                    )
+        except Invalid as exc:
+            errors = exc.extra.get("fields", {})
+        else:
+            flash(gettext("Saved."))
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=user, errors=errors)

@@ -1,0 +1,122 @@
+"""Finding applications: the scoped, filtered, sorted, paged list and the task inbox (API and web share it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from kxflow.accounts.models import User
+from kxflow.applications.models import Application
+from kxflow.applications.scope import applications_for
+from kxflow.applications.workflow import HOLDER_ROLE
+from kxflow.calls.models import Call
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.fields import CHINA
+from kxflow.regions.models import County
+
+SORTS = ("deadline", "score", "updated")
+
+
+def deadline_expr():
+    """The deadline that applies to an application where it stands (None past the province)."""
+    return case(
+        (Application.state.in_(("draft", "county_review")), Call.county_deadline),
+        (Application.state == "province_review", Call.province_deadline),
+        else_=None,
+    )
+
+
+def deadline_of(app: Application) -> datetime | None:
+    if app.state in ("draft", "county_review"):
+        return app.call.county_deadline
+    if app.state == "province_review":
+        return app.call.province_deadline
+    return None
+
+
+@dataclass(frozen=True)
+class Urgency:
+    deadline: datetime | None
+    days_left: int | None  # calendar days in Beijing time; negative once overdue
+    overdue: bool
+
+
+def urgency(app: Application, now: datetime | None = None) -> Urgency:
+    deadline = deadline_of(app)
+    if deadline is None:
+        return Urgency(None, None, False)
+    now = now or clock.now()
+    days = (deadline.astimezone(CHINA).date() - now.astimezone(CHINA).date()).days
+    return Urgency(deadline, days, deadline < now)
+
+
+@dataclass
+class Page:
+    items: list[Application]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(
+    user: User,
+    *,
+    state: str | None = None,
+    call_id: int | None = None,
+    province: str | None = None,
+    county: str | None = None,
+    q: str | None = None,
+    sort: str = "updated",
+    page: int = 1,
+    per_page: int = 20,
+) -> Page:
+    stmt = applications_for(user)
+    if state:
+        stmt = stmt.where(Application.state == state)
+    if call_id:
+        stmt = stmt.where(Application.call_id == call_id)
+    if province:
+        stmt = stmt.where(Application.province_code == province)
+    if county:
+        stmt = stmt.where(Application.county_code == county)
+    if q:
+        names = select(County.code).where(County.name.contains(q.strip()))
+        stmt = stmt.where(Application.county_code.in_(names))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    if sort == "deadline":
+        deadline = deadline_expr()
+        order = (deadline.is_(None), deadline, Application.id)
+        stmt = stmt.join(Call, Call.id == Application.call_id)
+    elif sort == "score":
+        order = (Application.score.desc(), Application.id)
+    else:
+        order = (Application.updated_at.desc(), Application.id.desc())
+    items = db.session.scalars(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(items), total, page, per_page)
+
+
+def tasks(user: User) -> list[Application]:
+    """Applications waiting for this user's action, most urgent deadline first."""
+    waiting = [state for state, role in HOLDER_ROLE.items() if role == user.role]
+    if not waiting:
+        return []
+    deadline = deadline_expr()
+    stmt = (
+        applications_for(user)
+        .join(Call, Call.id == Application.call_id)
+        .where(Application.state.in_(waiting))
+        .order_by(deadline.is_(None), deadline, Application.state_changed_at, Application.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def counts_by_state(user: User) -> dict[str, int]:
+    stmt = select(Application.state, func.count()).where(applications_for(user).whereclause).group_by(Application.state)
+    return dict(db.session.execute(stmt).all())

@@ -1,0 +1,95 @@
+"""Web: the ministry's calls — list, open one, change one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from kxflow.accounts.roles import Role
+from kxflow.calls import operations
+from kxflow.calls.forms import CallForm
+from kxflow.core.db import db
+from kxflow.core.errors import Forbidden, Invalid
+from kxflow.core.fields import CHINA
+from kxflow.core.uow import transaction
+from kxflow.indicators.models import IndicatorSet
+from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, Province
+
+bp = Blueprint("calls_web", __name__, template_folder="templates")
+
+
+def _ministry_only() -> None:
+    if current_user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+
+
+@bp.get("/calls")
+@login_required
+def index():
+    _ministry_only()
+    return render_template("calls/list.html", calls=operations.list_calls())
+
+
+def _overrides_from(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    overrides: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for key, raw in form.items():
+        if key.startswith("quota_") and raw.strip():
+            code = key.removeprefix("quota_")
+            try:
+                overrides[code] = int(raw)
+            except ValueError:
+                errors[f"quota_overrides.{code}"] = [gettext("Must be a whole number.")]
+    return overrides, errors
+
+
+@bp.route("/calls/new", methods=["GET", "POST"])
+@bp.route("/calls/<int:call_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(call_id: int | None = None):
+    _ministry_only()
+    call = operations.get_call(call_id) if call_id else None
+    form = CallForm(obj=call)
+    form.indicator_set_version.choices = [
+        SelectChoice(v, v)
+        for v in db.session.scalars(select(IndicatorSet.version).order_by(IndicatorSet.published_at.desc()))
+    ]
+    if request.method == "GET":
+        if call is None:
+            form.division_types.data = list(PROGRAMME_DIVISION_TYPES)
+        else:
+            for name in ("opens_at", "county_deadline", "province_deadline"):
+                getattr(form, name).data = getattr(call, name).astimezone(CHINA).replace(tzinfo=None)
+    errors: dict[str, list[str]] = {}
+    overrides = {o.province_code: o.quota for o in call.quota_overrides} if call else {}
+    if form.validate_on_submit():
+        overrides, errors = _overrides_from(request.form)
+        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        for name in ("opens_at", "county_deadline", "province_deadline"):
+            data[name] = data[name].replace(tzinfo=CHINA)
+        data["score_threshold"] = float(data["score_threshold"])
+        data["quota_overrides"] = overrides
+        if not errors:
+            try:
+                with transaction():
+                    saved = (
+                        operations.update_call(current_user, call.id, data)
+                        if call
+                        else operations.create_call(current_user, data)
+                    )
+            except Invalid as exc:
+                errors = exc.extra.get("fields", {})
+            else:
+                flash(gettext("Saved."))
+                return redirect(url_for("calls_web.edit", call_id=saved.id))
+    elif request.method == "POST":
+        overrides, _ = _overrides_from(request.form)
+    provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
+    return render_template(
+        "calls/form.html", form=form, call=call, errors=errors, provinces=provinces, overrides=overrides
+    ), (422 if errors or form.errors else 200)

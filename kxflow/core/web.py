@@ -1,0 +1,128 @@
+"""What every HTML page shares: the session user, error pages, labels and Chinese date formats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, flash, render_template, request
+from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from kxflow.accounts.models import User
+from kxflow.accounts.roles import ROLE_LABELS
+from kxflow.applications.workflow import STATES_BY_NAME, TRIGGERS_BY_NAME
+from kxflow.core.db import db
+from kxflow.core.errors import AppError
+from kxflow.core.extensions import login_manager
+
+ERROR_TITLES = {
+    400: _l("The request is not valid."),
+    403: _l("You may not do this"),
+    404: _l("Not found"),
+    405: _l("This method is not allowed here."),
+    409: _l("Someone acted first"),
+    413: _l("The upload is too large"),
+    422: _l("Some fields are not valid."),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+}
+ERROR_ADVICE = {
+    403: _l("Your role does not allow this action. If you think it should, ask your administrator."),
+    404: _l("The page does not exist, or it is outside what you may see."),
+    409: _l("Someone else changed this application while you were looking at it. Reload to see where it stands now."),
+    413: _l("Files may be at most 20 MB."),
+    429: _l("Please wait a minute and try again."),
+    500: _l("The error has been logged. Please try again later."),
+}
+
+
+def locale() -> str:
+    return str(get_locale() or "zh")
+
+
+def label(spec: Any) -> str:
+    return spec.label_en if locale().startswith("en") else spec.label_zh
+
+
+def state_label(name: str) -> str:
+    return label(STATES_BY_NAME[name])
+
+
+def trigger_label(name: str) -> str:
+    return label(TRIGGERS_BY_NAME[name])
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def fmt_dt(value: datetime | None, with_time: bool = True) -> str:
+    """2026年11月28日 14:30 in Chinese, 2026-11-28 14:30 in English; always Beijing time."""
+    if value is None:
+        return "—"
+    if locale().startswith("en"):
+        return format_datetime(value, "yyyy-MM-dd HH:mm" if with_time else "yyyy-MM-dd")
+    return format_datetime(value, "yyyy年M月d日 HH:mm" if with_time else "yyyy年M月d日")
+
+
+def fmt_num(value: Any, digits: int = 2) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    return format_decimal(round(float(value), digits), format="#,##0.##")
+
+
+def html_error(status: int, exc: Exception | None = None):
+    message = getattr(exc, "message", None) if isinstance(exc, AppError) else None
+    return (
+        render_template(
+            "error.html",
+            status=status,
+            title=ERROR_TITLES.get(status, ERROR_TITLES[500]),
+            advice=ERROR_ADVICE.get(status),
+            message=message,
+        ),
+        status,
+    )
+
+
+def flash_problems(exc: AppError) -> None:
+    """Shows an operation's refusal on the next page: each guard reason and field message."""
+    for reason in exc.extra.get("reasons") or []:
+        flash(reason, "error")
+    for messages in (exc.extra.get("fields") or {}).values():
+        for message in messages:
+            flash(message, "error")
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def init_web(app: Flask) -> None:
+    app.config["HTML_ERROR_HANDLER"] = html_error
+    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num)
+    app.jinja_env.globals.update(
+        state_label=state_label, trigger_label=trigger_label, role_label=role_label, locale=locale
+    )
+
+    @app.context_processor
+    def _header() -> dict[str, Any]:
+        unread = 0
+        if current_user.is_authenticated:
+            from kxflow.notifications.operations import unread_count
+
+            unread = unread_count(current_user)
+        return {"unread_count": unread}
+
+    @app.after_request
+    def _remember_language(response):
+        asked = request.args.get("lang")
+        if asked in ("zh", "en"):
+            response.set_cookie("lang", asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        return response

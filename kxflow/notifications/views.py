@@ -1,0 +1,42 @@
+"""Web: my notifications, newest first; opening one marks it read."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from kxflow.core.uow import transaction
+from kxflow.core.web import locale
+from kxflow.notifications import operations
+
+bp = Blueprint("notifications_web", __name__, template_folder="templates")
+PER_PAGE = 30
+
+
+@bp.get("/notifications")
+@login_required
+def index():
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total, unread = operations.mine(current_user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    items = [(n, operations.render_message(n, locale())) for n in rows]
+    return render_template(
+        "notifications/list.html", items=items, total=total, unread=unread, page=page, pages=-(-total // PER_PAGE)
+    )
+
+
+@bp.post("/notifications/<int:notification_id>/open")
+@login_required
+def open_one(notification_id: int):
+    with transaction():
+        row = operations.mark_read(current_user, notification_id)
+    if row.application_id:
+        return redirect(url_for("applications_web.detail", application_id=row.application_id))
+    return redirect(url_for("notifications_web.index"))
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def read_all():
+    with transaction():
+        operations.mark_all_read(current_user)
+    return redirect(url_for("notifications_web.index"))
