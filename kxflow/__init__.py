@@ -32,6 +32,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     _import_models()
 
+    from kxflow.core.celery import celery_init_app
+
+    celery_init_app(app)
+
     from kxflow.accounts.api import blp as tokens_blp
     from kxflow.applications.api import blp as applications_blp
     from kxflow.calls.api import blp as calls_blp
@@ -74,9 +78,11 @@ def _import_models() -> None:
     import kxflow.accounts.models  # noqa: F401
     import kxflow.applications.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
+    import kxflow.core.locks  # noqa: F401
     import kxflow.indicators.models  # noqa: F401
     import kxflow.notifications.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
+    import kxflow.reminders.models  # noqa: F401
 
 
 def _sqlite_pragmas(app: Flask) -> None:

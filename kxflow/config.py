@@ -41,6 +41,9 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # a Redis blip must not take logins down with it: fall back to per-process limits
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "API_TITLE": "kxflow",
@@ -52,6 +55,22 @@ def load(overrides: dict | None = None) -> dict:
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},  # no call to an outside validator
         "TESTING": env == "testing",
+        # e-mail: with no MAIL_SERVER, messages are written as .eml files to MAIL_SINK_FOLDER
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "0") == "1",
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_SENDER": os.environ.get("MAIL_SENDER", "kxflow@localhost"),
+        "MAIL_SINK_FOLDER": os.environ.get("MAIL_SINK_FOLDER") or str(INSTANCE / "mail"),
+        "MAIL_TIMEOUT_SECONDS": float(os.environ.get("MAIL_TIMEOUT_SECONDS", "20")),
+        "EMAIL_MAX_ATTEMPTS": int(os.environ.get("EMAIL_MAX_ATTEMPTS", "8")),
+        "EMAIL_RETRY_BASE_SECONDS": float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "60")),
+        "EMAIL_DISPATCH_SECONDS": float(os.environ.get("EMAIL_DISPATCH_SECONDS", "10")),
+        "REMINDER_SCAN_SECONDS": float(os.environ.get("REMINDER_SCAN_SECONDS", "60")),
+        # longer than any one run; a run that died frees the queue after this long
+        "SCHEDULER_LOCK_SECONDS": float(os.environ.get("SCHEDULER_LOCK_SECONDS", "300")),
+        "KXFLOW_BASE_URL": os.environ.get("KXFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
     }
     if env == "testing":
         cfg["WTF_CSRF_ENABLED"] = True

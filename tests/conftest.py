@@ -35,7 +35,7 @@ MUTABLE_TABLES = (
     "users",
 )
 
-pytest_plugins = ["tests.factories", "tests.browser"]
+pytest_plugins = ["tests.factories", "tests.browser", "tests.workers_support"]
 
 
 @pytest.fixture(scope="session")

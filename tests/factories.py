@@ -188,3 +188,70 @@ def build_world(app, client, **call_overrides: Any) -> World:
 @pytest.fixture
 def world(app, client) -> World:
     return build_world(app, client)
+
+
+def bulk_ready_applications(world: World, n: int) -> list[tuple[int, str]]:
+    """n counties of the programme, each with a clerk, a leader and a complete application in draft.
+
+    Users go through the account operation; the documents are recorded directly (their content
+    does not matter here). Returns (application id, clerk username).
+    """
+    from kxflow.accounts.operations import create_user
+    from kxflow.applications.models import Attachment
+    from kxflow.regions.models import County
+
+    taken = {"330523", "330521", "510129", "330102"}
+    out = []
+    with world.app.app_context():
+        counties = db.session.scalars(
+            select(County.code).where(County.division_type == "县", County.code.not_in(taken)).order_by(County.code)
+        ).all()[:n]
+        for code in counties:
+            clerk = create_user(
+                username=f"clerk_{code}",
+                password=PASSWORD,
+                role="county_staff",
+                county_code=code,
+                email=f"clerk_{code}@example.gov.cn",
+            )
+            leader = create_user(
+                username=f"leader_{code}",
+                password=PASSWORD,
+                role="county_leader",
+                county_code=code,
+                email=f"leader_{code}@example.gov.cn",
+            )
+            world.ids[clerk.username], world.ids[leader.username] = clerk.id, leader.id
+        db.session.commit()
+    for code in counties:
+        app_id = world.new_application(f"clerk_{code}", complete=False)
+        r = world.api("patch", f"/api/v1/applications/{app_id}", f"clerk_{code}", json={"indicators": FULL_INDICATORS})
+        assert r.status_code == 200
+        with world.app.app_context():
+            for kind in REQUIRED_KINDS:
+                db.session.add(
+                    Attachment(
+                        application_id=app_id,
+                        kind=kind,
+                        original_name="a.pdf",
+                        stored_name=f"{app_id}-{kind}.pdf",
+                        content_type="application/pdf",
+                        size_bytes=1,
+                        sha256="0" * 64,
+                        uploaded_by_id=world.ids[f"clerk_{code}"],
+                    )
+                )
+            db.session.commit()
+        out.append((app_id, f"clerk_{code}"))
+    return out
+
+
+def pending_emails(world: World, n: int) -> list[int]:
+    """n notifications waiting in the outbox for e-mail, to n distinct recipients (via real transitions)."""
+    ready = bulk_ready_applications(world, n)
+    for app_id, clerk in ready:
+        assert world.fire(app_id, "submit", clerk).status_code == 200
+    with world.app.app_context():
+        from kxflow.notifications.models import Notification
+
+        return list(db.session.scalars(select(Notification.id).where(Notification.email_status == "pending")))

@@ -15,6 +15,7 @@ from kxflow.applications.workflow import STATE_NAMES, state_label
 from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
+from kxflow.reminders import operations as reminders
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications", description="Applications")
 blp.before_request(require_api_user)
@@ -166,6 +167,25 @@ def transition(body, application_id: int):
             api_user(), application_id, body["trigger"], body.get("comment"), body.get("version")
         )
     return app
+
+
+class PressIn(Schema):
+    comment = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class PressOut(Schema):
+    pressed_at = ChinaDateTime(attribute="created_at")
+    state = fields.String()
+
+
+@blp.route("/<int:application_id>/press", methods=["POST"])
+@blp.arguments(PressIn)
+@blp.response(201, PressOut)
+def press(body, application_id: int):
+    """催办: remind the current holder now (a level above only; once a day per application)."""
+    with transaction():
+        reminder = reminders.press(api_user(), application_id, body.get("comment"))
+    return reminder
 
 
 @blp.route("/<int:application_id>/history", methods=["GET"])

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import func, select, text
 
 from kxflow.accounts.models import User
 from kxflow.applications.models import Application, Attachment
 from kxflow.core.db import db, is_postgres
+from kxflow.core.formats import fmt_dt
 from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 
@@ -64,9 +65,9 @@ def comment_given(ctx: GuardContext) -> list[str]:
 def call_open(ctx: GuardContext) -> list[str]:
     call = ctx.application.call
     if ctx.now < call.opens_at:
-        return [gettext("The call opens on %(date)s.", date=format_datetime(call.opens_at))]
+        return [gettext("The call opens on %(date)s.", date=fmt_dt(call.opens_at))]
     if ctx.now > call.county_deadline:
-        return [gettext("The county deadline (%(date)s) has passed.", date=format_datetime(call.county_deadline))]
+        return [gettext("The county deadline (%(date)s) has passed.", date=fmt_dt(call.county_deadline))]
     return []
 
 
@@ -98,7 +99,7 @@ def attachments_present(ctx: GuardContext) -> list[str]:
 def before_province_deadline(ctx: GuardContext) -> list[str]:
     deadline = ctx.application.call.province_deadline
     if ctx.now > deadline:
-        return [gettext("The province deadline (%(date)s) has passed.", date=format_datetime(deadline))]
+        return [gettext("The province deadline (%(date)s) has passed.", date=fmt_dt(deadline))]
     return []
 
 

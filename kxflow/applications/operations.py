@@ -23,6 +23,7 @@ from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_transition
+from kxflow.reminders.operations import plan_for_stage
 
 
 def allowed_triggers(app: Application, user: User) -> list[str]:
@@ -70,6 +71,7 @@ def create_application(user: User, call_id: int) -> Application:
     _store_evaluation(app, evaluate(definition_for(call.indicator_set_version), {}))
     db.session.add(app)
     db.session.flush()
+    plan_for_stage(app, "new")
     return app
 
 
@@ -168,7 +170,7 @@ def fire_trigger(
     db.session.add(audit)
     db.session.flush()  # the version check happens here: a concurrent winner makes this fail
     notify_transition(app, audit)
-    db.session.flush()
+    plan_for_stage(app, f"a{audit.id}")
     return app
 
 

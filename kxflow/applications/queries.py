@@ -42,15 +42,20 @@ class Urgency:
     deadline: datetime | None
     days_left: int | None  # calendar days in Beijing time; negative once overdue
     overdue: bool
+    waited_too_long: bool = False  # past the call's time limit for this level
 
 
 def urgency(app: Application, now: datetime | None = None) -> Urgency:
+    from kxflow.reminders.operations import sla_deadline
+
+    now = now or clock.now()
+    limit = sla_deadline(app)
+    late = limit is not None and limit < now
     deadline = deadline_of(app)
     if deadline is None:
-        return Urgency(None, None, False)
-    now = now or clock.now()
+        return Urgency(None, None, False, late)
     days = (deadline.astimezone(CHINA).date() - now.astimezone(CHINA).date()).days
-    return Urgency(deadline, days, deadline < now)
+    return Urgency(deadline, days, deadline < now, late)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from kxflow.core.uow import transaction
 from kxflow.core.web import flash_problems, fmt_num, locale
 from kxflow.indicators.models import definition_for
 from kxflow.regions.models import Province
+from kxflow.reminders import operations as reminders
 
 bp = Blueprint("applications_web", __name__, template_folder="templates")
 
@@ -118,6 +119,7 @@ def detail(application_id: int):
         blockers=blockers,
         diagram=mermaid(app.state, visited, locale()),
         urgency=queries.urgency(app),
+        can_press=current_user.role in reminders.PRESSERS.get(app.state, set()),
     )
 
 
@@ -197,6 +199,19 @@ def download(application_id: int, attachment_id: int):
     response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.post("/applications/<int:application_id>/press")
+@login_required
+def press(application_id: int):
+    try:
+        with transaction():
+            reminders.press(current_user, application_id, request.form.get("comment"))
+    except Conflict as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(gettext("The holder has been reminded."))
+    return redirect(url_for("applications_web.detail", application_id=application_id))
 
 
 @bp.post("/applications/<int:application_id>/transitions")

@@ -203,6 +203,11 @@ def state_label(name: str, locale: str) -> str:
     return spec.label_en if locale.startswith("en") else spec.label_zh
 
 
+# audited actions that do not move the application
+EVENT_LABELS = {"press": ("催办", "Pressed for action")}
+
+
 def trigger_label(name: str, locale: str) -> str:
-    spec = TRIGGERS_BY_NAME[name]
-    return spec.label_en if locale.startswith("en") else spec.label_zh
+    spec = TRIGGERS_BY_NAME.get(name)
+    zh, en = (spec.label_zh, spec.label_en) if spec else EVENT_LABELS[name]
+    return en if locale.startswith("en") else zh

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kxflow.core import clock
@@ -20,6 +20,10 @@ class Call(db.Model):
         CheckConstraint("province_quota >= 0", name="quota_not_negative"),
         CheckConstraint("min_experts >= 1", name="min_experts_positive"),
         CheckConstraint("score_threshold >= 0 AND score_threshold <= 100", name="threshold_in_range"),
+        CheckConstraint(
+            "sla_county_days >= 1 AND sla_province_days >= 1 AND sla_ministry_days >= 1 AND escalation_grace_days >= 0",
+            name="sla_positive",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,6 +36,15 @@ class Call(db.Model):
     min_experts: Mapped[int] = mapped_column(Integer, default=3)
     score_threshold: Mapped[float] = mapped_column(Float, default=60.0)
     division_types: Mapped[list[str]] = mapped_column(JSON)
+    # how long an application may wait at each level before its holder is reminded, and how
+    # much longer before the level above is told
+    sla_county_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    sla_province_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    sla_ministry_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    escalation_grace_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    reminder_offsets_days: Mapped[list[int]] = mapped_column(
+        JSON, default=lambda: [7, 3, 1], server_default=text("'[7, 3, 1]'")
+    )
     indicator_set_version: Mapped[str] = mapped_column(ForeignKey("indicator_sets.version"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -128,6 +128,10 @@ def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
     if overrides is not None:
         _set_overrides(call, overrides)
     db.session.flush()
+    if {"county_deadline", "province_deadline", "reminder_offsets_days"} & set(data):
+        from kxflow.reminders.operations import replan_deadlines
+
+        replan_deadlines(call.id)
     return call
 
 

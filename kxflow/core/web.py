@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flask import Flask, flash, render_template, request
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask import Flask, flash, has_request_context, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import ROLE_LABELS
-from kxflow.applications.workflow import STATES_BY_NAME, TRIGGERS_BY_NAME
+from kxflow.applications import workflow
+from kxflow.applications.workflow import STATES_BY_NAME
 from kxflow.core.db import db
 from kxflow.core.errors import AppError
 from kxflow.core.extensions import login_manager
+from kxflow.core.formats import fmt_dt, fmt_num, locale
 
 ERROR_TITLES = {
     400: _l("The request is not valid."),
@@ -38,10 +38,6 @@ ERROR_ADVICE = {
 }
 
 
-def locale() -> str:
-    return str(get_locale() or "zh")
-
-
 def label(spec: Any) -> str:
     return spec.label_en if locale().startswith("en") else spec.label_zh
 
@@ -51,28 +47,11 @@ def state_label(name: str) -> str:
 
 
 def trigger_label(name: str) -> str:
-    return label(TRIGGERS_BY_NAME[name])
+    return workflow.trigger_label(name, locale())
 
 
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
-
-
-def fmt_dt(value: datetime | None, with_time: bool = True) -> str:
-    """2026年11月28日 14:30 in Chinese, 2026-11-28 14:30 in English; always Beijing time."""
-    if value is None:
-        return "—"
-    if locale().startswith("en"):
-        return format_datetime(value, "yyyy-MM-dd HH:mm" if with_time else "yyyy-MM-dd")
-    return format_datetime(value, "yyyy年M月d日 HH:mm" if with_time else "yyyy年M月d日")
-
-
-def fmt_num(value: Any, digits: int = 2) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    return format_decimal(round(float(value), digits), format="#,##0.##")
 
 
 def html_error(status: int, exc: Exception | None = None):
@@ -114,7 +93,7 @@ def init_web(app: Flask) -> None:
     @app.context_processor
     def _header() -> dict[str, Any]:
         unread = 0
-        if current_user.is_authenticated:
+        if has_request_context() and current_user.is_authenticated:
             from kxflow.notifications.operations import unread_count
 
             unread = unread_count(current_user)

@@ -46,6 +46,28 @@ def list_mine(args):
     return {"items": rows, "total": total, "unread": unread}
 
 
+class DeliveryOut(Schema):
+    attempt = fields.Integer()
+    status = fields.String()
+    recipient = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    at = ChinaDateTime()
+
+
+class DeliveryLog(Schema):
+    notification_id = fields.Integer()
+    email_status = fields.String()
+    attempts = fields.List(fields.Nested(DeliveryOut))
+
+
+@blp.route("/<int:notification_id>/deliveries", methods=["GET"])
+@blp.response(200, DeliveryLog)
+def deliveries(notification_id: int):
+    """The e-mail delivery log of one notification (ministry staff)."""
+    row, attempts = operations.delivery_log(api_user(), notification_id)
+    return {"notification_id": row.id, "email_status": row.email_status, "attempts": attempts}
+
+
 @blp.route("/<int:notification_id>/read", methods=["POST"])
 @blp.response(200, NotificationOut)
 def mark_read(notification_id: int):

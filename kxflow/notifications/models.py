@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kxflow.core import clock
@@ -12,19 +12,24 @@ from kxflow.core.db import db
 from kxflow.core.types import UTCDateTime
 
 KINDS = ("action_required", "info")
+EMAIL_STATUSES = ("none", "pending", "sent", "gave_up", "cancelled")
 
 
 class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint("kind IN ('action_required', 'info')", name="kind_known"),
+        CheckConstraint(
+            "email_status IN ('none', 'pending', 'sent', 'gave_up', 'cancelled')", name="email_status_known"
+        ),
+        CheckConstraint("(email_status = 'sent') = (dispatched_at IS NOT NULL)", name="sent_has_time"),
         Index("ix_notifications_recipient_unread", "recipient_id", "read_at"),
-        # what a dispatcher scans: not yet sent by e-mail
+        # what the dispatcher scans: e-mails still to send
         Index(
-            "ix_notifications_undispatched",
-            "created_at",
-            postgresql_where=text("dispatched_at IS NULL"),
-            sqlite_where=text("dispatched_at IS NULL"),
+            "ix_notifications_email_pending",
+            "next_attempt_at",
+            postgresql_where=text("email_status = 'pending'"),
+            sqlite_where=text("email_status = 'pending'"),
         ),
     )
 
@@ -37,7 +42,29 @@ class Notification(db.Model):
     event: Mapped[str] = mapped_column(String(40))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # delivery by e-mail: the outbox state, advanced only by the dispatcher
+    email_status: Mapped[str] = mapped_column(String(10), default="none", server_default="none")
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailDelivery(db.Model):
+    """One attempt to e-mail one notification: the delivery log ministry staff read."""
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "attempt", name="uq_email_deliveries_attempt"),
+        CheckConstraint("status IN ('sent', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

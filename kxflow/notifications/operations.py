@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext
 from sqlalchemy import JSON, String, and_, case, cast, false, func, insert, literal, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -12,15 +14,16 @@ from kxflow.applications.models import Application, AuditRecord
 from kxflow.applications.workflow import HOLDER_ROLE, state_label, trigger_label
 from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.core.errors import NotFound
+from kxflow.core.errors import Forbidden, NotFound
+from kxflow.core.formats import fmt_dt
 from kxflow.core.types import UTCDateTime
-from kxflow.notifications.models import Notification
+from kxflow.notifications.models import EmailDelivery, Notification
 
 # Outcomes the county is told about even though it does not act next.
 _COUNTY_INFO_STATES = {"province_review", "ministry_review", "expert_review", "rejected", "withdrawn"}
 
 
-def _in_scope(role: Role, app: Application) -> ColumnElement[bool]:
+def in_scope(role: Role, app: Application) -> ColumnElement[bool]:
     """Users of ``role`` who hold this application's level: its county, its province, or the ministry."""
     clause = User.role == role
     if role in (Role.COUNTY_STAFF, Role.COUNTY_LEADER):
@@ -40,8 +43,8 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
     inform_county = audit.to_state in _COUNTY_INFO_STATES and holder != Role.COUNTY_STAFF
     if holder is None and not inform_county:
         return
-    acting = _in_scope(holder, app) if holder is not None else false()
-    informed = _in_scope(Role.COUNTY_STAFF, app) if inform_county else false()
+    acting = in_scope(holder, app) if holder is not None else false()
+    informed = in_scope(Role.COUNTY_STAFF, app) if inform_county else false()
     params = {
         "county": app.county.name,
         "trigger": audit.trigger,
@@ -58,6 +61,7 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
         literal("transition"),
         literal(params, type_=JSON),
         kind == "action_required",
+        case((acting, literal("pending")), else_=literal("none")),
         literal(f"audit:{audit.id}:user:") + cast(User.id, String),
         literal(audit.at, type_=UTCDateTime),
     ).where(User.active.is_(True), User.id != audit.actor_id, or_(acting, informed))
@@ -69,6 +73,7 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
         "event",
         "params",
         "email",
+        "email_status",
         "dedupe_key",
         "created_at",
     ]
@@ -86,6 +91,37 @@ def render_message(n: Notification, locale: str) -> str:
         if n.kind == "action_required":
             return gettext("%(county)s: application %(action)s, now at %(state)s — your action is needed.", **values)
         return gettext("%(county)s: application %(action)s, now at %(state)s.", **values)
+    county, state = p.get("county", ""), state_label(p["state"], locale) if p.get("state") else ""
+    if n.event in ("county_deadline", "province_deadline"):
+        deadline = fmt_dt(datetime.fromisoformat(p["deadline"]))
+        return gettext(
+            "%(county)s: %(days)s days left before the deadline (%(date)s); the application is at %(state)s.",
+            county=county,
+            days=p.get("offset_days"),
+            date=deadline,
+            state=state,
+        )  # noqa: E501
+    if n.event == "sla":
+        return gettext(
+            "%(county)s: the application has waited %(days)s days at %(state)s, past the time limit. Please act.",
+            county=county,
+            days=p.get("offset_days"),
+            state=state,
+        )  # noqa: E501
+    if n.event == "escalation":
+        return gettext(
+            "%(county)s: the application is overdue at %(state)s (limit %(days)s days). Please press for action.",
+            county=county,
+            days=p.get("offset_days"),
+            state=state,
+        )  # noqa: E501
+    if n.event == "press":
+        return gettext(
+            "%(by)s presses for action: %(county)s's application is waiting for you at %(state)s.",
+            by=p.get("by", ""),
+            county=county,
+            state=state,
+        )  # noqa: E501
     return n.event
 
 
@@ -122,3 +158,16 @@ def mark_read(user: User, notification_id: int) -> Notification:
     if row.read_at is None:
         row.read_at = clock.now()
     return row
+
+
+def delivery_log(user: User, notification_id: int) -> tuple[Notification, list[EmailDelivery]]:
+    """Every e-mail attempt for one notification (ministry staff only): sent, failed, retried."""
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    row = db.session.get(Notification, notification_id)
+    if row is None:
+        raise NotFound()
+    attempts = db.session.scalars(
+        select(EmailDelivery).where(EmailDelivery.notification_id == row.id).order_by(EmailDelivery.attempt)
+    )
+    return row, list(attempts)

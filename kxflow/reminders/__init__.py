@@ -1,0 +1,1 @@
+"""Time as data: deadline reminders, waiting-time (SLA) reminders and escalations, 催办."""

@@ -1,0 +1,44 @@
+"""A reminder is a row with a due time; the scan sends it once (``sent_at``) unless the work moved on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.types import UTCDateTime
+
+REMINDER_KINDS = ("county_deadline", "province_deadline", "sla", "escalation", "press")
+
+
+class Reminder(db.Model):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in REMINDER_KINDS) + ")",
+            name="kind_known",
+        ),
+        CheckConstraint("sent_at IS NULL OR cancelled_at IS NULL", name="sent_or_cancelled"),
+        Index(
+            "ix_reminders_due",
+            "due_at",
+            postgresql_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # the stage the application must still be at when the reminder falls due
+    state: Mapped[str] = mapped_column(String(20))
+    offset_days: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

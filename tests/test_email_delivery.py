@@ -1,0 +1,158 @@
+"""E-mail through the outbox, with a real Celery worker (and beat), a real SMTP server and real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from kxflow.accounts.models import User
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.notifications.dispatch import dispatch_due
+from kxflow.notifications.models import EmailDelivery, Notification
+from tests.factories import bulk_ready_applications, pending_emails
+from tests.workers_support import REDIS_TEST_URL, start_redis, stop_redis, wait_for
+
+
+def email_status(app, **where):
+    with app.app_context():
+        return dict(db.session.execute(select(Notification.id, Notification.email_status).filter_by(**where)).all())
+
+
+def all_sent(app, expected: int):
+    statuses = email_status(app, email=True)
+    return len(statuses) == expected and set(statuses.values()) == {"sent"}
+
+
+def test_a_submission_emails_the_leader_once_with_a_link_in_their_language(world, app, smtp_sink, start_worker):
+    with app.app_context():  # one leader reads English, the other is left to the default
+        db.session.execute(update(User).where(User.username == "zj_leader").values(locale="en"))
+        db.session.commit()
+    from kxflow.accounts.operations import create_user
+
+    with app.app_context():
+        create_user(username="zj_leader_zh", password="long-enough-1", role="county_leader", county_code="330523",
+                    email="leader2@example.gov.cn")  # fmt: skip
+        db.session.commit()
+    start_worker()
+    app_id = world.new_application()
+    assert world.fire(app_id, "submit", "zj_staff").status_code == 200
+    wait_for(lambda: len(smtp_sink.messages) >= 2, 30, "two e-mails")
+    wait_for(lambda: all_sent(app, 2), 10, "both outbox rows marked sent")
+    by_to = {m["To"]: m for m in smtp_sink.messages}
+    assert set(by_to) == {"zj_leader@example.gov.cn", "leader2@example.gov.cn"}  # the clerk is told in-app only
+    english, chinese = by_to["zj_leader@example.gov.cn"], by_to["leader2@example.gov.cn"]
+    link = f"http://127.0.0.1:5000/applications/{app_id}"
+    assert english["Content-Language"] == "en" and "Submit" in english["Subject"]
+    assert link in english.get_payload(decode=True).decode()
+    zh_body = chinese.get_payload(decode=True).decode()
+    assert chinese["Content-Language"] == "zh-CN"
+    assert "安吉县的申报已提交，现处于“县级审核”环节，请您办理。" in zh_body and link in zh_body
+    # several more dispatcher ticks: still exactly these two
+    with app.app_context():
+        ticks_before = db.session.scalar(select(EmailDelivery.id).order_by(EmailDelivery.id.desc()).limit(1))
+    time.sleep(3)  # several more dispatcher ticks: they must find nothing to send
+    assert len(smtp_sink.messages) == 2 and len(smtp_sink.ids()) == 2
+    with app.app_context():
+        assert db.session.scalar(select(EmailDelivery.id).order_by(EmailDelivery.id.desc()).limit(1)) == ticks_before
+
+
+@pytest.mark.parametrize("lock_store", ["database", "redis"])
+def test_two_dispatcher_runs_at_once_send_each_message_once(world, app, smtp_sink, monkeypatch, lock_store):
+    ids = pending_emails(world, 12)
+    assert len(ids) == 12
+    if lock_store == "redis":
+        start_redis()
+        monkeypatch.setitem(app.config, "REDIS_URL", REDIS_TEST_URL)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    smtp_sink.stall_on = 1  # hold the first run inside its first message while the second one starts
+    runs = []
+
+    def run():
+        with app.app_context():
+            runs.append(dispatch_due())
+            db.session.remove()
+
+    first = threading.Thread(target=run)
+    first.start()
+    assert smtp_sink.stalled.wait(10)
+    second = threading.Thread(target=run)
+    second.start()
+    second.join(10)
+    assert [r.held_lock for r in runs] == [False]  # the second run found the lock taken and left
+    smtp_sink.stall_on, smtp_sink.release = None, threading.Event()
+    smtp_sink.release.set()
+    first.join(30)
+    # the stalled message was refused (451): it stays pending, due again after the backoff
+    assert len(smtp_sink.messages) == 11
+    world.travel(clock.now() + timedelta(minutes=2))
+    with app.app_context():
+        runs.append(dispatch_due())
+        db.session.remove()
+    assert sorted(smtp_sink.ids().values()) == [1] * 12
+    assert all_sent(app, 12)
+
+
+def test_a_worker_killed_mid_batch_and_restarted_sends_every_message_once(world, app, smtp_sink, start_worker):
+    ids = pending_emails(world, 30)
+    smtp_sink.stall_on = 11  # the worker is inside the SMTP exchange of its 11th message when it dies
+    worker = start_worker()
+    assert smtp_sink.stalled.wait(60)
+    worker.kill()
+    smtp_sink.release.set()
+    assert len(smtp_sink.messages) == 10
+    start_worker()  # a new worker (and beat): the lock of the dead run expires, the rest goes out
+    wait_for(lambda: all_sent(app, 30), 60, "all 30 e-mails marked sent")
+    counts = smtp_sink.ids()
+    assert len(counts) == 30 and set(counts.values()) == {1}, counts
+    with app.app_context():
+        notifications = db.session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
+        assert {n.email_status for n in notifications} == {"sent"}
+
+
+def test_redis_down_during_100_submissions_loses_and_doubles_nothing(world, app, smtp_sink, start_worker):
+    ready = bulk_ready_applications(world, 100)
+    start_redis()
+    worker = start_worker(REDIS_URL=REDIS_TEST_URL)  # Redis is broker and lock store
+    try:
+        stop_redis()
+        for app_id, clerk in ready:
+            assert world.fire(app_id, "submit", clerk).status_code == 200  # the web needs no Redis
+        assert smtp_sink.messages == []  # nothing can be dispatched while the broker is down
+    finally:
+        start_redis()
+    wait_for(lambda: all_sent(app, 100), 120, "all 100 e-mails after Redis came back")
+    counts = smtp_sink.ids()
+    assert len(counts) == 100 and set(counts.values()) == {1}
+    assert {m["To"] for m in smtp_sink.messages} == {
+        f"leader_{c.removeprefix('clerk_')}@example.gov.cn" for _, c in ready
+    }
+    assert worker.proc.poll() is None  # the worker rode it out
+
+
+def test_smtp_down_then_up_delivers_with_the_retries_recorded(world, app, smtp_sink, start_worker):
+    smtp_sink.stop()  # the mail server is down
+    app_id = world.new_application()
+    world.fire(app_id, "submit", "zj_staff")
+    start_worker()
+    with app.app_context():
+        notification_id = db.session.scalar(select(Notification.id).where(Notification.email_status == "pending"))
+
+    def failed_attempts():
+        with app.app_context():
+            return db.session.scalar(select(Notification.email_attempts).where(Notification.id == notification_id))
+
+    wait_for(lambda: failed_attempts() >= 2, 30, "two failed attempts")
+    smtp_sink.start()
+    wait_for(lambda: all_sent(app, 1), 60, "delivery after the server came back")
+    assert len(smtp_sink.messages) == 1
+    log = world.api("get", f"/api/v1/notifications/{notification_id}/deliveries", "ministry").json
+    statuses = [a["status"] for a in log["attempts"]]
+    assert statuses[-1] == "sent" and statuses[:-1] == ["failed"] * (len(statuses) - 1) and len(statuses) >= 3
+    assert "Connection refused" in log["attempts"][0]["error"] or "Errno" in log["attempts"][0]["error"]
+    assert world.api("get", f"/api/v1/notifications/{notification_id}/deliveries", "zj_staff").status_code == 403
