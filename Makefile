@@ -22,6 +22,11 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) kxflow load-regions
 	$(FLASK) kxflow seed-demo
+	@echo "Web at http://127.0.0.1:5000; a Celery worker with beat runs alongside (no Redis needed);"
+	@echo "e-mail is written to instance/mail/, one .eml file per message."
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/celery -A workers.celery_app worker -B --concurrency 1 --loglevel warning \
+	  -s instance/celerybeat-schedule & \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 services:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("migrate", "web")
+APP_SERVICES = ("migrate", "web", "worker", "beat")
 
 
 def compose() -> dict:
@@ -22,12 +22,16 @@ def variables_the_app_reads() -> set[str]:
 
 def test_services_and_health_checks():
     services = compose()["services"]
-    assert set(services) >= {"postgres", "redis", "migrate", "web"}
-    for name in ("postgres", "redis", "web"):
+    assert set(services) >= {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    for name in ("postgres", "redis", "web", "worker"):
         assert "healthcheck" in services[name], name
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "db upgrade" in " ".join(services["migrate"]["command"])
     assert "uploads:/data/uploads" in services["web"]["volumes"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "workers.celery_app", "beat"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "workers.celery_app", "worker"]
+    for name in ("worker", "beat"):  # nothing runs before the schema is there
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
 def test_every_app_variable_is_one_the_app_reads():

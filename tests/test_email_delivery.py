@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -156,3 +157,20 @@ def test_smtp_down_then_up_delivers_with_the_retries_recorded(world, app, smtp_s
     assert statuses[-1] == "sent" and statuses[:-1] == ["failed"] * (len(statuses) - 1) and len(statuses) >= 3
     assert "Connection refused" in log["attempts"][0]["error"] or "Errno" in log["attempts"][0]["error"]
     assert world.api("get", f"/api/v1/notifications/{notification_id}/deliveries", "zj_staff").status_code == 403
+
+
+def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(world, app, worker_env, start_worker, tmp_path):
+    """What ``make run`` starts: a worker with beat on kombu's filesystem transport, e-mail as .eml files."""
+    sink = tmp_path / "mail"
+    assert "REDIS_URL" not in worker_env
+    start_worker(MAIL_SERVER="", MAIL_SINK_FOLDER=str(sink))
+    app_id = world.new_application()
+    world.fire(app_id, "submit", "zj_staff")
+    files = wait_for(lambda: list(sink.glob("*.eml")), 30, "an .eml file in the sink")
+    assert len(files) == 1
+    import email as email_lib
+
+    message = email_lib.message_from_bytes(files[0].read_bytes())
+    assert message["To"] == "zj_leader@example.gov.cn"
+    assert f"/applications/{app_id}" in message.get_payload(decode=True).decode()
+    assert (Path(worker_env["KXFLOW_INSTANCE"]) / "celery" / "queue").is_dir()  # the broker is a folder
