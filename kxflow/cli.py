@@ -67,4 +67,22 @@ def register(app: Flask) -> None:
             raise SystemExit(2) from exc
         click.echo(f"created user {user.username} ({user.role})")
 
+    @group.command("mail")
+    @click.option("--last", default=10, show_default=True, help="How many of the newest messages to show.")
+    def mail_cmd(last):
+        """Show the e-mail written to the local sink (instance/mail) when no MAIL_SERVER is set."""
+        import email
+        from email import policy
+        from pathlib import Path
+
+        from flask import current_app
+
+        files = sorted(Path(current_app.config["MAIL_SINK_FOLDER"]).glob("*.eml"), key=lambda p: p.stat().st_mtime)
+        if not files:
+            click.echo("no e-mail in the sink yet")
+        for path in files[-last:]:
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            click.echo(f"--- {path.name}\nTo: {message['To']}\nSubject: {message['Subject']}\n")
+            click.echo(message.get_content())
+
     app.cli.add_command(group)

@@ -159,7 +159,9 @@ def test_smtp_down_then_up_delivers_with_the_retries_recorded(world, app, smtp_s
     assert world.api("get", f"/api/v1/notifications/{notification_id}/deliveries", "zj_staff").status_code == 403
 
 
-def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(world, app, worker_env, start_worker, tmp_path):
+def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(
+    world, app, worker_env, start_worker, tmp_path, monkeypatch
+):
     """What ``make run`` starts: a worker with beat on kombu's filesystem transport, e-mail as .eml files."""
     sink = tmp_path / "mail"
     assert "REDIS_URL" not in worker_env
@@ -174,3 +176,7 @@ def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(world, app, wo
     assert message["To"] == "zj_leader@example.gov.cn"
     assert f"/applications/{app_id}" in message.get_payload(decode=True).decode()
     assert (Path(worker_env["KXFLOW_INSTANCE"]) / "celery" / "queue").is_dir()  # the broker is a folder
+    monkeypatch.setitem(app.config, "MAIL_SINK_FOLDER", str(sink))
+    shown = app.test_cli_runner().invoke(args=["kxflow", "mail"])  # how the README says to read it
+    assert "To: zj_leader@example.gov.cn" in shown.output
+    assert "安吉县的申报已提交，现处于“县级审核”环节，请您办理。" in shown.output
