@@ -39,9 +39,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.accounts.api import blp as tokens_blp
     from kxflow.applications.api import blp as applications_blp
     from kxflow.calls.api import blp as calls_blp
+    from kxflow.inspections.api import blp as inspections_blp
     from kxflow.notifications.api import blp as notifications_blp
 
-    for blp in (tokens_blp, calls_blp, applications_blp, notifications_blp):
+    for blp in (tokens_blp, calls_blp, applications_blp, notifications_blp, inspections_blp):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only: no cookies, so nothing to forge
 
@@ -80,6 +81,7 @@ def _import_models() -> None:
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
     import kxflow.indicators.models  # noqa: F401
+    import kxflow.inspections.models  # noqa: F401
     import kxflow.notifications.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
     import kxflow.reminders.models  # noqa: F401

@@ -72,6 +72,7 @@ class Application(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    designated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # re-checks count from here
 
     call: Mapped[Call] = relationship(lazy="joined")
     county: Mapped[County] = relationship(

@@ -14,6 +14,7 @@ from kxflow.accounts.roles import Role
 from kxflow.applications import attachments, operations, queries
 from kxflow.applications.diagram import mermaid
 from kxflow.applications.forms import parse_indicator_form
+from kxflow.applications.models import Application
 from kxflow.applications.scope import get_application
 from kxflow.applications.workflow import STATE_NAMES, TRIGGERS_BY_NAME
 from kxflow.calls.models import Call
@@ -23,6 +24,7 @@ from kxflow.core.errors import Conflict, GuardFailed, Invalid
 from kxflow.core.uow import transaction
 from kxflow.core.web import flash_problems, fmt_num, locale
 from kxflow.indicators.models import definition_for
+from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 
@@ -120,6 +122,37 @@ def detail(application_id: int):
         diagram=mermaid(app.state, visited, locale()),
         urgency=queries.urgency(app),
         can_press=current_user.role in reminders.PRESSERS.get(app.state, set()),
+        deliveries=(
+            notifications.deliveries_of_application(current_user, app.id)
+            if current_user.role == Role.MINISTRY_STAFF
+            else []
+        ),
+        render_message=notifications.render_message,
+    )
+
+
+@bp.get("/schedule")
+@login_required
+def schedule():
+    """My upcoming inspections and the reminders still to come my way."""
+    from kxflow.inspections.operations import mine
+
+    upcoming = reminders.upcoming_for(current_user)
+    apps = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Application).where(Application.id.in_({r.application_id for r in upcoming} or {-1}))
+        )
+    }
+    inspections = mine(current_user)
+    inspected = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Application).where(Application.id.in_({i.application_id for i in inspections} or {-1}))
+        )
+    }
+    return render_template(
+        "applications/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections, inspected=inspected
     )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 
 def locale() -> str:
@@ -27,3 +27,10 @@ def fmt_num(value: Any, digits: int = 2) -> str:
     if isinstance(value, bool):
         return str(value)
     return format_decimal(round(float(value), digits), format="#,##0.##")
+
+
+def fmt_date(value: date | None) -> str:
+    """2026年12月5日 in Chinese, 2026-12-05 in English."""
+    if value is None:
+        return "—"
+    return format_date(value, "yyyy-MM-dd" if locale().startswith("en") else "yyyy年M月d日")

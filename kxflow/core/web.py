@@ -15,7 +15,7 @@ from kxflow.applications.workflow import STATES_BY_NAME
 from kxflow.core.db import db
 from kxflow.core.errors import AppError
 from kxflow.core.extensions import login_manager
-from kxflow.core.formats import fmt_dt, fmt_num, locale
+from kxflow.core.formats import fmt_date, fmt_dt, fmt_num, locale
 
 ERROR_TITLES = {
     400: _l("The request is not valid."),
@@ -85,7 +85,7 @@ def _load_user(user_id: str) -> User | None:
 
 def init_web(app: Flask) -> None:
     app.config["HTML_ERROR_HANDLER"] = html_error
-    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num)
+    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date)
     app.jinja_env.globals.update(
         state_label=state_label, trigger_label=trigger_label, role_label=role_label, locale=locale
     )

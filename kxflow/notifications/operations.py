@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import gettext
 from sqlalchemy import JSON, String, and_, case, cast, false, func, insert, literal, or_, select, update
@@ -15,7 +15,7 @@ from kxflow.applications.workflow import HOLDER_ROLE, state_label, trigger_label
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, NotFound
-from kxflow.core.formats import fmt_dt
+from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import EmailDelivery, Notification
 
@@ -115,6 +115,20 @@ def render_message(n: Notification, locale: str) -> str:
             days=p.get("offset_days"),
             state=state,
         )  # noqa: E501
+    if n.event in ("inspection_scheduled", "inspection_soon", "inspection_overdue"):
+        what = gettext("re-check") if p.get("kind") == "recheck" else gettext("site inspection")
+        values = {
+            "county": county,
+            "what": what,
+            "date": fmt_date(date.fromisoformat(p["date"])),
+            "place": p.get("place", ""),
+            "days": p.get("offset_days"),
+        }
+        if n.event == "inspection_scheduled":
+            return gettext("%(county)s: %(what)s set for %(date)s at %(place)s.", **values)
+        if n.event == "inspection_soon":
+            return gettext("%(county)s: %(what)s in %(days)s days, on %(date)s at %(place)s.", **values)
+        return gettext("%(county)s: the %(what)s of %(date)s has no report yet. Please record it.", **values)
     if n.event == "press":
         return gettext(
             "%(by)s presses for action: %(county)s's application is waiting for you at %(state)s.",
@@ -171,3 +185,23 @@ def delivery_log(user: User, notification_id: int) -> tuple[Notification, list[E
         select(EmailDelivery).where(EmailDelivery.notification_id == row.id).order_by(EmailDelivery.attempt)
     )
     return row, list(attempts)
+
+
+def deliveries_of_application(user: User, application_id: int) -> list[tuple[Notification, str, list[EmailDelivery]]]:
+    """Every e-mailed notification of one application with its attempts (ministry staff)."""
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    rows = db.session.execute(
+        select(Notification, User.username)
+        .join(User, User.id == Notification.recipient_id)
+        .where(Notification.application_id == application_id, Notification.email.is_(True))
+        .order_by(Notification.id)
+    ).all()
+    attempts: dict[int, list[EmailDelivery]] = {}
+    for d in db.session.scalars(
+        select(EmailDelivery)
+        .where(EmailDelivery.notification_id.in_([n.id for n, _ in rows] or [-1]))
+        .order_by(EmailDelivery.attempt)
+    ):
+        attempts.setdefault(d.notification_id, []).append(d)
+    return [(n, username, attempts.get(n.id, [])) for n, username in rows]

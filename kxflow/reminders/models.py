@@ -11,7 +11,15 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.types import UTCDateTime
 
-REMINDER_KINDS = ("county_deadline", "province_deadline", "sla", "escalation", "press")
+REMINDER_KINDS = (
+    "county_deadline",
+    "province_deadline",
+    "sla",
+    "escalation",
+    "press",
+    "inspection_soon",
+    "inspection_overdue",
+)
 
 
 class Reminder(db.Model):
@@ -32,6 +40,7 @@ class Reminder(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     # the stage the application must still be at when the reminder falls due
     state: Mapped[str] = mapped_column(String(20))

@@ -150,6 +150,10 @@ def send_one(reminder_id: int) -> int:
     reminder = db.session.get(Reminder, reminder_id)
     if reminder is None or reminder.sent_at is not None or reminder.cancelled_at is not None:
         return 0
+    if reminder.inspection_id is not None:
+        from kxflow.inspections.operations import send_reminder
+
+        return send_reminder(reminder)
     app = db.session.get(Application, reminder.application_id)
     now = clock.now()
     if app.state != reminder.state:
@@ -222,3 +226,30 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
     send_one(reminder.id)
     db.session.flush()
     return reminder
+
+
+def upcoming_for(user: User, limit: int = 100) -> list[Reminder]:
+    """The reminders still to come that will reach this user (their holder role, or their inspections)."""
+    from kxflow.applications.scope import visible
+    from kxflow.inspections.models import Inspection
+    from kxflow.inspections.operations import visible as inspection_visible
+
+    rows = db.session.scalars(
+        select(Reminder)
+        .join(Application, Application.id == Reminder.application_id)
+        .where(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.kind != "press")
+        .where(visible(user) | Reminder.inspection_id.in_(select(Inspection.id).where(inspection_visible(user))))
+        .order_by(Reminder.due_at, Reminder.id)
+        .limit(limit * 3)
+    ).all()
+
+    def reaches(r: Reminder) -> bool:
+        if r.kind == "inspection_soon":
+            return user.role != Role.MINISTRY_STAFF and user.role != Role.PROVINCE_REVIEWER
+        if r.kind == "inspection_overdue":
+            return user.role == Role.MINISTRY_STAFF
+        if r.kind == "escalation":
+            return SLA.get(r.state, (None, None))[1] == user.role
+        return HOLDER_ROLE.get(r.state) == user.role
+
+    return [r for r in rows if reaches(r)][:limit]

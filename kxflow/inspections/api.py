@@ -1,0 +1,92 @@
+"""API: set an inspection, record its report's arrival, list mine, plan re-checks, my upcoming reminders."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from kxflow.core.auth import api_user, require_api_user
+from kxflow.core.fields import ChinaDateTime
+from kxflow.core.uow import transaction
+from kxflow.inspections import operations
+from kxflow.reminders.operations import upcoming_for
+
+blp = Blueprint("inspections", __name__, url_prefix="/api/v1", description="Inspections, re-checks, reminders")
+blp.before_request(require_api_user)
+
+
+class InspectionIn(Schema):
+    scheduled_on = fields.Date(required=True)
+    place = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    team = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=20))
+
+
+class InspectionOut(Schema):
+    id = fields.Integer()
+    application_id = fields.Integer()
+    kind = fields.String()
+    scheduled_on = fields.Date()
+    place = fields.String()
+    team = fields.Function(lambda i: [m.user_id for m in i.members])
+    report_recorded_at = ChinaDateTime(allow_none=True)
+
+
+class RecheckPlanIn(Schema):
+    years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    teams = fields.List(fields.List(fields.Integer()), required=True, validate=validate.Length(min=1))
+    start_on = fields.Date(required=True)
+    horizon_days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=3 * 365))
+
+
+class ReminderOut(Schema):
+    kind = fields.String()
+    application_id = fields.Integer()
+    inspection_id = fields.Integer(allow_none=True)
+    due_at = ChinaDateTime()
+    offset_days = fields.Integer(allow_none=True)
+
+
+class ListArgs(Schema):
+    all = fields.Boolean(load_default=False)
+
+
+@blp.route("/applications/<int:application_id>/inspections", methods=["POST"])
+@blp.arguments(InspectionIn)
+@blp.response(201, InspectionOut)
+def schedule(body, application_id: int):
+    """Set a site inspection: date, place, team (ministry staff). The county and the team are told at once."""
+    with transaction():
+        row = operations.schedule(api_user(), application_id, **body)
+    return row
+
+
+@blp.route("/inspections", methods=["GET"])
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, InspectionOut(many=True))
+def list_mine(args):
+    return operations.mine(api_user(), upcoming_only=not args["all"])
+
+
+@blp.route("/inspections/<int:inspection_id>/report", methods=["POST"])
+@blp.response(200, InspectionOut)
+def report(inspection_id: int):
+    """The inspection report is in (ministry staff or a team member): the daily prompts stop."""
+    with transaction():
+        row = operations.record_report(api_user(), inspection_id)
+    return row
+
+
+@blp.route("/rechecks/plan", methods=["POST"])
+@blp.arguments(RecheckPlanIn)
+@blp.response(201, InspectionOut(many=True))
+def plan_rechecks(body):
+    """Give every designated county due for its re-check a date and a team, announced to both."""
+    with transaction():
+        rows = operations.plan_rechecks(api_user(), **body)
+    return rows
+
+
+@blp.route("/reminders/upcoming", methods=["GET"])
+@blp.response(200, ReminderOut(many=True))
+def upcoming():
+    return upcoming_for(api_user())

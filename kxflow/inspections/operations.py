@@ -1,0 +1,294 @@
+"""Scheduling inspections, recording that the report is in, and planning periodic re-checks.
+
+Setting an inspection tells the county and every team member at once and plans reminders 7 and
+1 days before; once the date has passed with no report, ministry staff are prompted daily. The
+re-check plan gives every designated county due in the horizon a date and a team, never two
+counties to one team on one day (the database refuses it anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext
+from sqlalchemy import ColumnElement, false, insert, or_, select, true, update
+
+from kxflow.accounts.models import User
+from kxflow.accounts.roles import COUNTY_ROLES, Role
+from kxflow.applications.models import Application
+from kxflow.applications.scope import get_application
+from kxflow.core import clock
+from kxflow.core.db import db
+from kxflow.core.errors import Forbidden, Invalid, NotFound
+from kxflow.core.fields import CHINA
+from kxflow.inspections.models import Inspection, InspectionMember
+from kxflow.notifications.models import Notification
+from kxflow.reminders.models import Reminder
+
+TEAM_ROLES = (Role.EXPERT, Role.MINISTRY_STAFF)
+REMIND_DAYS_BEFORE = (7, 1)
+
+
+def _morning(day: date) -> datetime:
+    """09:00 Beijing time on that day: when reminders about it go out."""
+    return datetime.combine(day, time(9, 0), tzinfo=CHINA)
+
+
+def _today() -> date:
+    return clock.now().astimezone(CHINA).date()
+
+
+def visible(user: User) -> ColumnElement[bool]:
+    if user.role == Role.MINISTRY_STAFF:
+        return true()
+    mine = Inspection.id.in_(select(InspectionMember.inspection_id).where(InspectionMember.user_id == user.id))
+    if user.role in COUNTY_ROLES:
+        county = Inspection.application_id.in_(
+            select(Application.id).where(Application.county_code == user.county_code)
+        )
+        return or_(mine, county)
+    if user.role == Role.PROVINCE_REVIEWER:
+        province = Inspection.application_id.in_(
+            select(Application.id).where(Application.province_code == user.province_code)
+        )
+        return or_(mine, province)
+    return mine if user.role == Role.EXPERT else false()
+
+
+def _busy(user_ids: list[int], day: date) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(InspectionMember.user_id).where(
+                InspectionMember.user_id.in_(user_ids), InspectionMember.scheduled_on == day
+            )
+        )
+    )
+
+
+def _announce(inspection: Inspection, app: Application, event: str) -> None:
+    """Tells the county (clerks and leaders) and each team member, in the same transaction."""
+    county_users = db.session.scalars(
+        select(User.id).where(User.county_code == app.county_code, User.role.in_(COUNTY_ROLES), User.active.is_(True))
+    ).all()
+    recipients = dict.fromkeys([*county_users, *(m.user_id for m in inspection.members)])
+    params = {
+        "county": app.county.name,
+        "date": inspection.scheduled_on.isoformat(),
+        "place": inspection.place,
+        "kind": inspection.kind,
+    }
+    now = clock.now()
+    db.session.execute(
+        insert(Notification),
+        [
+            {
+                "recipient_id": uid,
+                "application_id": app.id,
+                "kind": "info",
+                "event": event,
+                "params": params,
+                "email": True,
+                "email_status": "pending",
+                "dedupe_key": f"{event}:{inspection.id}:user:{uid}",
+                "created_at": now,
+            }
+            for uid in recipients
+        ],
+    )
+
+
+def _plan_reminders(inspection: Inspection) -> None:
+    now = clock.now()
+    rows = [
+        {
+            "application_id": inspection.application_id,
+            "inspection_id": inspection.id,
+            "kind": "inspection_soon",
+            "state": "-",
+            "offset_days": days,
+            "due_at": _morning(inspection.scheduled_on - timedelta(days=days)),
+            "dedupe_key": f"inspection_soon:{inspection.id}:{days}",
+            "params": {},
+            "created_at": now,
+        }
+        for days in REMIND_DAYS_BEFORE
+        if _morning(inspection.scheduled_on - timedelta(days=days)) > now
+    ]
+    rows.append(_overdue_row(inspection, inspection.scheduled_on + timedelta(days=1)))
+    db.session.execute(insert(Reminder), rows)
+
+
+def _overdue_row(inspection: Inspection, day: date) -> dict:
+    return {
+        "application_id": inspection.application_id,
+        "inspection_id": inspection.id,
+        "kind": "inspection_overdue",
+        "state": "-",
+        "offset_days": (day - inspection.scheduled_on).days,
+        "due_at": _morning(day),
+        "dedupe_key": f"inspection_overdue:{inspection.id}:{day.isoformat()}",
+        "params": {},
+        "created_at": clock.now(),
+    }
+
+
+def _create(user: User, app: Application, kind: str, day: date, place: str, team: list[User]) -> Inspection:
+    inspection = Inspection(application_id=app.id, kind=kind, scheduled_on=day, place=place, created_by_id=user.id)
+    inspection.members = [InspectionMember(user_id=m.id, scheduled_on=day) for m in team]
+    db.session.add(inspection)
+    db.session.flush()
+    _announce(inspection, app, "inspection_scheduled")
+    _plan_reminders(inspection)
+    return inspection
+
+
+def schedule(
+    user: User, application_id: int, *, scheduled_on: date, place: str, team: list[int], kind: str = "site"
+) -> Inspection:
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    app = get_application(user, application_id, for_update=True)
+    fields: dict[str, list[str]] = {}
+    if scheduled_on < _today():
+        fields["scheduled_on"] = [gettext("The date has passed.")]
+    if not place.strip():
+        fields["place"] = [gettext("This field is required.")]
+    members = db.session.scalars(select(User).where(User.id.in_(team or [-1]))).all()
+    if not team or len(set(team)) != len(team) or len(members) != len(team):
+        fields["team"] = [gettext("Name one or more distinct, existing team members.")]
+    elif any(m.role not in TEAM_ROLES or not m.active for m in members):
+        fields["team"] = [gettext("Team members must be active experts or ministry staff.")]
+    else:
+        busy = _busy(team, scheduled_on)
+        if busy:
+            names = "、".join(m.display_name or m.username for m in members if m.id in busy)
+            fields["team"] = [gettext("Already on another inspection that day: %(names)s.", names=names)]
+    if fields:
+        raise Invalid(fields=fields)
+    return _create(user, app, kind, scheduled_on, place.strip(), list(members))
+
+
+def get_visible(user: User, inspection_id: int) -> Inspection:
+    row = db.session.scalars(select(Inspection).where(Inspection.id == inspection_id, visible(user))).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def record_report(user: User, inspection_id: int) -> Inspection:
+    """The report is in (its contents come with the evaluation work): the daily prompts stop."""
+    inspection = get_visible(user, inspection_id)
+    if user.role != Role.MINISTRY_STAFF and user.id not in {m.user_id for m in inspection.members}:
+        raise Forbidden()
+    if inspection.report_recorded_at is None:
+        inspection.report_recorded_at = clock.now()
+        db.session.execute(
+            update(Reminder)
+            .where(Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None))
+            .values(cancelled_at=clock.now())
+        )
+    return inspection
+
+
+def mine(user: User, *, upcoming_only: bool = True) -> list[Inspection]:
+    stmt = select(Inspection).where(visible(user))
+    if upcoming_only:
+        stmt = stmt.where(or_(Inspection.scheduled_on >= _today(), Inspection.report_recorded_at.is_(None)))
+    return list(db.session.scalars(stmt.order_by(Inspection.scheduled_on, Inspection.id)))
+
+
+def plan_rechecks(
+    user: User, *, years: int, teams: list[list[int]], start_on: date, horizon_days: int = 365
+) -> list[Inspection]:
+    """Every designated county whose re-check falls due by the horizon gets a date and a team."""
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    fields: dict[str, list[str]] = {}
+    if not 1 <= years <= 10:
+        fields["years"] = [gettext("Must be between %(min)s and %(max)s.", min=1, max=10)]
+    if start_on < _today():
+        fields["start_on"] = [gettext("The date has passed.")]
+    all_ids = [uid for t in teams for uid in t]
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(all_ids or [-1])))}
+    if not teams or any(not t for t in teams) or len(set(all_ids)) != len(all_ids) or set(all_ids) - set(users):
+        fields["teams"] = [gettext("Give one or more teams of distinct, existing members; nobody on two teams.")]
+    elif any(u.role not in TEAM_ROLES or not u.active for u in users.values()):
+        fields["teams"] = [gettext("Team members must be active experts or ministry staff.")]
+    if fields:
+        raise Invalid(fields=fields)
+    horizon = start_on + timedelta(days=horizon_days)
+    designated = db.session.scalars(
+        select(Application).where(Application.state == "designated", Application.designated_at.is_not(None))
+    ).all()
+    due: list[tuple[date, Application]] = []
+    for app in designated:
+        anniversary = app.designated_at.astimezone(CHINA).date()
+        cycle = anniversary.replace(year=anniversary.year + years)
+        while cycle < start_on - timedelta(days=365 * years):  # an old designation: the current cycle
+            cycle = cycle.replace(year=cycle.year + years)
+        already = db.session.scalar(
+            select(Inspection.id).where(
+                Inspection.application_id == app.id,
+                Inspection.kind == "recheck",
+                Inspection.scheduled_on >= cycle - timedelta(days=180),
+            )
+        )
+        if cycle <= horizon and already is None:
+            due.append((max(cycle, start_on), app))
+    planned: list[Inspection] = []
+    for day, app in sorted(due, key=lambda pair: (pair[0], pair[1].county_code)):
+        while True:
+            free = [t for t in teams if not _busy(t, day)]
+            if free:
+                planned.append(_create(user, app, "recheck", day, app.county.name, [users[uid] for uid in free[0]]))
+                break
+            day += timedelta(days=1)
+    return planned
+
+
+def send_reminder(reminder: Reminder) -> int:
+    """A due inspection reminder: 7 and 1 days before to county and team; after the date, daily to the ministry."""
+    inspection = db.session.get(Inspection, reminder.inspection_id)
+    now = clock.now()
+    if inspection.report_recorded_at is not None:
+        reminder.cancelled_at = now
+        return 0
+    app = db.session.get(Application, inspection.application_id)
+    params = {
+        "county": app.county.name,
+        "date": inspection.scheduled_on.isoformat(),
+        "place": inspection.place,
+        "offset_days": reminder.offset_days,
+        "kind": inspection.kind,
+    }
+    if reminder.kind == "inspection_soon":
+        county_users = db.session.scalars(
+            select(User.id).where(User.county_code == app.county_code, User.role.in_(COUNTY_ROLES), User.active)
+        ).all()
+        recipients = list(dict.fromkeys([*county_users, *(m.user_id for m in inspection.members)]))
+    else:
+        recipients = list(
+            db.session.scalars(select(User.id).where(User.role == Role.MINISTRY_STAFF, User.active.is_(True)))
+        )
+        next_day = now.astimezone(CHINA).date() + timedelta(days=1)
+        db.session.execute(insert(Reminder), [_overdue_row(inspection, next_day)])  # tomorrow again, if still due
+    if recipients:
+        db.session.execute(
+            insert(Notification),
+            [
+                {
+                    "recipient_id": uid,
+                    "application_id": app.id,
+                    "kind": "action_required",
+                    "event": reminder.kind,
+                    "params": params,
+                    "email": True,
+                    "email_status": "pending",
+                    "dedupe_key": f"reminder:{reminder.id}:user:{uid}",
+                    "created_at": now,
+                }
+                for uid in recipients
+            ],
+        )
+    reminder.sent_at = now
+    return len(recipients)
