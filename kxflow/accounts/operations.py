@@ -22,6 +22,25 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _scope(
+    role: str, county_code: str | None, province_code: str | None, fields: dict[str, list[str]]
+) -> tuple[str | None, str | None]:
+    """The scope a role works in, checked: a county for county roles, a province for province roles."""
+    if role not in {r.value for r in Role}:
+        fields["role"] = [gettext("Unknown role.")]
+        return None, None
+    if role in COUNTY_ROLES:
+        county = db.session.get(County, county_code) if county_code else None
+        if county is None or county.valid_to is not None:
+            fields["county"] = [gettext("A county role needs an existing county code.")]
+        return county_code, None
+    if role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
+        if not province_code or db.session.get(Province, province_code) is None:
+            fields["province"] = [gettext("This role needs an existing province code.")]
+        return None, province_code
+    return None, None
+
+
 def create_user(
     *,
     username: str,
@@ -33,25 +52,13 @@ def create_user(
     display_name: str = "",
 ) -> User:
     fields: dict[str, list[str]] = {}
-    if role not in {r.value for r in Role}:
-        fields["role"] = [gettext("Unknown role.")]
+    county_code, province_code = _scope(role, county_code, province_code, fields)
     if not username or len(username) > 64:
         fields["username"] = [gettext("Must be 1 to 64 characters.")]
     elif db.session.scalar(select(User.id).where(User.username == username)):
         fields["username"] = [gettext("This username is taken.")]
     if len(password) < 8:
         fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
-    if role in COUNTY_ROLES:
-        county = db.session.get(County, county_code) if county_code else None
-        if county is None or county.valid_to is not None:
-            fields["county"] = [gettext("A county role needs an existing county code.")]
-        province_code = None
-    elif role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
-        if not province_code or db.session.get(Province, province_code) is None:
-            fields["province"] = [gettext("This role needs an existing province code.")]
-        county_code = None
-    else:
-        county_code = province_code = None
     if fields:
         raise Invalid(fields=fields)
     user = User(
@@ -96,19 +103,7 @@ def update_user(
     if user is None:
         raise NotFound()
     fields: dict[str, list[str]] = {}
-    if role not in {r.value for r in Role}:
-        fields["role"] = [gettext("Unknown role.")]
-    elif role in COUNTY_ROLES:
-        county = db.session.get(County, county_code) if county_code else None
-        if county is None or county.valid_to is not None:
-            fields["county"] = [gettext("A county role needs an existing county code.")]
-        province_code = None
-    elif role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
-        if not province_code or db.session.get(Province, province_code) is None:
-            fields["province"] = [gettext("This role needs an existing province code.")]
-        county_code = None
-    else:
-        county_code = province_code = None
+    county_code, province_code = _scope(role, county_code, province_code, fields)
     if password and len(password) < 8:
         fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
     if user.id == actor.id and (not active or role != Role.ADMIN):

@@ -22,7 +22,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
 from kxflow.inspections.models import Inspection, InspectionMember
-from kxflow.notifications.models import Notification
+from kxflow.notifications.operations import notify_users
 from kxflow.reminders.models import Reminder
 
 TEAM_ROLES = (Role.EXPERT, Role.MINISTRY_STAFF)
@@ -77,23 +77,13 @@ def _announce(inspection: Inspection, app: Application, event: str) -> None:
         "place": inspection.place,
         "kind": inspection.kind,
     }
-    now = clock.now()
-    db.session.execute(
-        insert(Notification),
-        [
-            {
-                "recipient_id": uid,
-                "application_id": app.id,
-                "kind": "info",
-                "event": event,
-                "params": params,
-                "email": True,
-                "email_status": "pending",
-                "dedupe_key": f"{event}:{inspection.id}:user:{uid}",
-                "created_at": now,
-            }
-            for uid in recipients
-        ],
+    notify_users(
+        list(recipients),
+        application_id=app.id,
+        event=event,
+        params=params,
+        dedupe_prefix=f"{event}:{inspection.id}",
+        kind="info",
     )
 
 
@@ -272,23 +262,8 @@ def send_reminder(reminder: Reminder) -> int:
         )
         next_day = now.astimezone(CHINA).date() + timedelta(days=1)
         db.session.execute(insert(Reminder), [_overdue_row(inspection, next_day)])  # tomorrow again, if still due
-    if recipients:
-        db.session.execute(
-            insert(Notification),
-            [
-                {
-                    "recipient_id": uid,
-                    "application_id": app.id,
-                    "kind": "action_required",
-                    "event": reminder.kind,
-                    "params": params,
-                    "email": True,
-                    "email_status": "pending",
-                    "dedupe_key": f"reminder:{reminder.id}:user:{uid}",
-                    "created_at": now,
-                }
-                for uid in recipients
-            ],
-        )
+    notify_users(
+        recipients, application_id=app.id, event=reminder.kind, params=params, dedupe_prefix=f"reminder:{reminder.id}"
+    )
     reminder.sent_at = now
     return len(recipients)

@@ -80,6 +80,38 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
     db.session.execute(insert(Notification).from_select(columns, recipients))
 
 
+def notify_users(
+    user_ids: list[int],
+    *,
+    application_id: int,
+    event: str,
+    params: dict,
+    dedupe_prefix: str,
+    kind: str = "action_required",
+) -> int:
+    """One notification row per user (e-mailed too), keyed so that writing it twice is impossible."""
+    now = clock.now()
+    if user_ids:
+        db.session.execute(
+            insert(Notification),
+            [
+                {
+                    "recipient_id": uid,
+                    "application_id": application_id,
+                    "kind": kind,
+                    "event": event,
+                    "params": params,
+                    "email": True,
+                    "email_status": "pending",
+                    "dedupe_key": f"{dedupe_prefix}:user:{uid}",
+                    "created_at": now,
+                }
+                for uid in dict.fromkeys(user_ids)
+            ],
+        )
+    return len(dict.fromkeys(user_ids))
+
+
 def render_message(n: Notification, locale: str) -> str:
     p = n.params
     if n.event == "transition":

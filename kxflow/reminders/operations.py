@@ -22,8 +22,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden
 from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
-from kxflow.notifications.models import Notification
-from kxflow.notifications.operations import in_scope
+from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import Reminder
 
 # waiting-time limits: the stage, the call's setting, and who is told when the grace runs out
@@ -121,30 +120,6 @@ def _recipients(app: Application, role: Role) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def _notify(reminder: Reminder, app: Application, role: Role, params: dict) -> int:
-    now = clock.now()
-    user_ids = _recipients(app, role)
-    if user_ids:
-        db.session.execute(
-            insert(Notification),
-            [
-                {
-                    "recipient_id": uid,
-                    "application_id": app.id,
-                    "kind": "action_required",
-                    "event": reminder.kind,
-                    "params": params,
-                    "email": True,
-                    "email_status": "pending",
-                    "dedupe_key": f"reminder:{reminder.id}:user:{uid}",
-                    "created_at": now,
-                }  # noqa: E501
-                for uid in user_ids
-            ],
-        )
-    return len(user_ids)
-
-
 def send_one(reminder_id: int) -> int:
     """Sends one due reminder (or cancels it if the work moved on). Returns notifications written."""
     reminder = db.session.get(Reminder, reminder_id)
@@ -165,7 +140,13 @@ def send_one(reminder_id: int) -> int:
     elif reminder.kind == "province_deadline":
         params["deadline"] = app.call.province_deadline.isoformat()
     role = SLA[app.state][1] if reminder.kind == "escalation" else HOLDER_ROLE[app.state]
-    written = _notify(reminder, app, role, params)
+    written = notify_users(
+        _recipients(app, role),
+        application_id=app.id,
+        event=reminder.kind,
+        params=params,
+        dedupe_prefix=f"reminder:{reminder.id}",
+    )
     reminder.sent_at = now
     return written
 
