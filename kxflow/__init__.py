@@ -37,12 +37,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
 
     from kxflow.accounts.api import blp as tokens_blp
+    from kxflow.accounts.api import me_blp
     from kxflow.applications.api import blp as applications_blp
     from kxflow.calls.api import blp as calls_blp
     from kxflow.inspections.api import blp as inspections_blp
     from kxflow.notifications.api import blp as notifications_blp
 
-    for blp in (tokens_blp, calls_blp, applications_blp, notifications_blp, inspections_blp):
+    for blp in (tokens_blp, me_blp, calls_blp, applications_blp, notifications_blp, inspections_blp):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only: no cookies, so nothing to forge
 

@@ -180,3 +180,27 @@ def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(
     shown = app.test_cli_runner().invoke(args=["kxflow", "mail"])  # how the README says to read it
     assert "To: zj_leader@example.gov.cn" in shown.output
     assert "安吉县的申报已提交，现处于“县级审核”环节，请您办理。" in shown.output
+
+
+def test_information_is_emailed_only_to_those_who_ask(world, app):
+    app_id = world.new_application()
+    assert world.api("patch", "/api/v1/me", "zj_staff", json={"email_all": True, "locale": "en"}).json["email_all"]
+    assert world.api("patch", "/api/v1/me", "zj_staff", json={"locale": "fr"}).status_code == 422
+    world.walk(app_id, ("submit", "zj_staff"), ("county_approve", "zj_leader"))  # the clerk is told, for information
+    world.walk(app_id, ("province_recommend", "zj_reviewer"))
+    with app.app_context():
+        rows = db.session.execute(
+            select(User.username, Notification.kind, Notification.email_status)
+            .join(User, User.id == Notification.recipient_id)
+            .order_by(Notification.id)
+        ).all()
+    info = [(u, status) for u, kind, status in rows if kind == "info"]
+    assert info == [("zj_staff", "pending"), ("zj_staff", "pending")]  # asked for everything
+    assert world.api("get", "/api/v1/me", "zj_staff").json["locale"] == "en"
+    world.api("patch", "/api/v1/me", "zj_staff", json={"email_all": False})
+    other = world.new_application("zj2_staff")
+    world.walk(other, ("submit", "zj2_staff"), ("county_approve", "zj2_leader"))
+    with app.app_context():
+        zj2 = db.session.scalar(select(User.id).where(User.username == "zj2_staff"))
+        statuses = db.session.scalars(select(Notification.email_status).where(Notification.recipient_id == zj2)).all()
+    assert statuses == ["none"]  # the default: information stays in the app

@@ -292,3 +292,15 @@ def test_english_switch_sticks(world, app):
     assert "My tasks" in b.text("/tasks?lang=en")
     assert "My tasks" in b.text("/tasks")  # remembered in a cookie
     assert "我的待办" in b.text("/tasks?lang=zh")
+
+
+def test_my_settings_page(world, app):
+    b = Browser(app, "zj_staff")
+    r = b.post_form("/settings", {"locale": "en", "email_all": "y"})
+    assert r.status_code == 302
+    assert "My tasks" in b.text("/tasks")  # the pages follow the chosen language
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "zj_staff"))
+        assert (user.locale, user.email_all) == ("en", True)
+    b.post_form("/settings", {"locale": ""})
+    assert "我的待办" in b.text("/tasks")  # back to following the browser (Chinese here)

@@ -28,3 +28,11 @@ class UserForm(FlaskForm):
     province_code = SelectField(_l("Province (for province reviewers and experts)"), validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(max=256)])
     active = BooleanField(_l("Active"), default=True)
+
+
+class SettingsForm(FlaskForm):
+    locale = SelectField(
+        _l("Language of pages and e-mail"),
+        choices=[SelectChoice("", _l("Follow the browser")), SelectChoice("zh", "中文"), SelectChoice("en", "English")],
+    )
+    email_all = BooleanField(_l("E-mail me every notification, not only requests for action"))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -44,6 +44,8 @@ class User(UserMixin, db.Model):
     province_code: Mapped[str | None] = mapped_column(ForeignKey("provinces.code"), index=True)
     locale: Mapped[str | None] = mapped_column(String(8))  # None: follow the browser (Chinese first)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # requests for action are always e-mailed; the rest (for information) only on request
+    email_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     county: Mapped[County | None] = relationship()

@@ -118,6 +118,18 @@ def update_user(
     return user
 
 
+def update_preferences(user: User, *, locale: str | None = ..., email_all: bool | None = None) -> User:
+    """A user's own settings: interface and e-mail language (None: follow the browser), e-mail for everything."""
+    if locale is not ...:
+        if locale not in (None, "zh", "en"):
+            raise Invalid(fields={"locale": [gettext("Must be one of: %(choices)s.", choices="zh, en")]})
+        user.locale = locale
+    if email_all is not None:
+        user.email_all = email_all
+    db.session.flush()
+    return user
+
+
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None or not user.active or not user.check_password(password):

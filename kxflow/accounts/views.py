@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from kxflow.accounts import operations
-from kxflow.accounts.forms import LoginForm, UserForm
+from kxflow.accounts.forms import LoginForm, SettingsForm, UserForm
 from kxflow.accounts.models import User
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
@@ -106,3 +106,21 @@ def edit_user(user_id: int | None = None):
             flash(gettext("Saved."))
             return redirect(url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=user, errors=errors)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """My settings: language and e-mail for every notification."""
+    if request.method == "POST":
+        form = SettingsForm()
+        if form.validate_on_submit():
+            with transaction():
+                operations.update_preferences(
+                    current_user, locale=form.locale.data or None, email_all=bool(form.email_all.data)
+                )
+            flash(gettext("Saved."))
+            return redirect(url_for("accounts.settings"))
+    else:
+        form = SettingsForm(locale=current_user.locale or "", email_all=current_user.email_all)
+    return render_template("accounts/settings.html", form=form)

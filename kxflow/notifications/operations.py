@@ -60,8 +60,8 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
         kind,
         literal("transition"),
         literal(params, type_=JSON),
-        kind == "action_required",
-        case((acting, literal("pending")), else_=literal("none")),
+        or_(acting, User.email_all.is_(True)),
+        case((acting, literal("pending")), (User.email_all.is_(True), literal("pending")), else_=literal("none")),
         literal(f"audit:{audit.id}:user:") + cast(User.id, String),
         literal(audit.at, type_=UTCDateTime),
     ).where(User.active.is_(True), User.id != audit.actor_id, or_(acting, informed))
