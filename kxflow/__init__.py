@@ -39,11 +39,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.accounts.api import blp as tokens_blp
     from kxflow.accounts.api import me_blp
     from kxflow.applications.api import blp as applications_blp
+    from kxflow.assessments.api import blp as assessments_blp
     from kxflow.calls.api import blp as calls_blp
+    from kxflow.calls.api import sets_blp
     from kxflow.inspections.api import blp as inspections_blp
     from kxflow.notifications.api import blp as notifications_blp
 
-    for blp in (tokens_blp, me_blp, calls_blp, applications_blp, notifications_blp, inspections_blp):
+    for blp in (
+        tokens_blp,
+        me_blp,
+        calls_blp,
+        applications_blp,
+        notifications_blp,
+        inspections_blp,
+        assessments_blp,
+        sets_blp,
+    ):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only: no cookies, so nothing to forge
 
@@ -61,12 +72,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from kxflow.accounts.views import bp as accounts_web
     from kxflow.applications.views import bp as applications_web
+    from kxflow.assessments.views import bp as assessments_web
     from kxflow.calls.views import bp as calls_web
     from kxflow.core.web import init_web
     from kxflow.notifications.views import bp as notifications_web
 
     init_web(app)
-    for blp in (accounts_web, applications_web, calls_web, notifications_web):
+    for blp in (accounts_web, applications_web, calls_web, notifications_web, assessments_web):
         app.register_blueprint(blp)
 
     from kxflow.cli import register as register_cli
@@ -79,6 +91,7 @@ def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees all tables."""
     import kxflow.accounts.models  # noqa: F401
     import kxflow.applications.models  # noqa: F401
+    import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
     import kxflow.indicators.models  # noqa: F401

@@ -126,7 +126,30 @@ def province_quota(ctx: GuardContext) -> list[str]:
     return []
 
 
+def assessment_passed(ctx: GuardContext) -> list[str]:
+    """Where the call asks for it: the county passed its latest national assessment."""
+    call = ctx.application.call
+    if not call.requires_assessment_pass:
+        return []
+    from kxflow.assessments.models import PASSING
+    from kxflow.assessments.operations import latest_result
+
+    latest = latest_result(ctx.application.county_code, call.year)
+    if latest is None:
+        return [gettext("Open only to counties that passed the national assessment; yours has no result.")]
+    if latest.result not in PASSING:
+        return [
+            gettext(
+                "Open only to counties that passed the national assessment; your %(year)s result is %(result)s.",
+                year=latest.round_year,
+                result=latest.result,
+            )
+        ]
+    return []
+
+
 GUARDS: dict[str, Callable[[GuardContext], list[str]]] = {
+    "assessment_passed": assessment_passed,
     "comment_given": comment_given,
     "call_open": call_open,
     "indicators_complete": indicators_complete,

@@ -17,7 +17,7 @@ from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
 
-SORTS = ("deadline", "score", "updated")
+SORTS = ("deadline", "score", "updated", "assessment")
 
 
 def deadline_expr():
@@ -99,6 +99,10 @@ def search(
         deadline = deadline_expr()
         order = (deadline.is_(None), deadline, Application.id)
         stmt = stmt.join(Call, Call.id == Application.call_id)
+    elif sort == "assessment":  # priority support: counties that did best in the latest assessment first
+        from kxflow.assessments.operations import rank_expr
+
+        order = (rank_expr(Application.county_code), Application.score.desc(), Application.id)
     elif sort == "score":
         order = (Application.score.desc(), Application.id)
     else:

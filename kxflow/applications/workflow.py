@@ -66,7 +66,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         frozenset({Role.COUNTY_STAFF}),
         "提交",
         "Submit",
-        guards=("call_open", "indicators_complete", "attachments_present"),
+        guards=("call_open", "assessment_passed", "indicators_complete", "attachments_present"),
     ),
     TriggerSpec(
         "county_approve",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask_babel import get_locale
+from flask import request
+from flask_babel import get_locale, gettext
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
 from kxflow.calls import operations
 from kxflow.core.auth import api_user, require_api_user
+from kxflow.core.db import db
+from kxflow.core.errors import Invalid
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
-from kxflow.indicators.models import definition_for
+from kxflow.indicators.models import IndicatorSet, definition_for, publish
 from kxflow.regions.models import DIVISION_TYPES
 
 blp = Blueprint("calls", __name__, url_prefix="/api/v1/calls", description="Calls for applications (申报批次)")
@@ -33,6 +37,7 @@ class CallIn(Schema):
         fields.String(validate=validate.OneOf(DIVISION_TYPES)), validate=validate.Length(min=1)
     )
     indicator_set_version = fields.String(validate=validate.Length(min=1, max=20))
+    requires_assessment_pass = fields.Boolean()
 
 
 class CallPatch(CallIn):
@@ -55,6 +60,7 @@ class CallOut(Schema):
     score_threshold = fields.Float()
     division_types = fields.List(fields.String())
     indicator_set_version = fields.String()
+    requires_assessment_pass = fields.Boolean()
 
     def _overrides(self, call) -> dict[str, int]:
         return {o.province_code: o.quota for o in call.quota_overrides}
@@ -119,6 +125,34 @@ def update_call(body, call_id: int):
     with transaction():
         call = operations.update_call(api_user(), call_id, body)
     return call
+
+
+sets_blp = Blueprint("indicator_sets", __name__, url_prefix="/api/v1/indicator-sets", description="Indicator sets")
+sets_blp.before_request(require_api_user)
+
+
+class IndicatorSetVersionOut(Schema):
+    version = fields.String()
+    published_at = ChinaDateTime()
+
+
+@sets_blp.route("", methods=["GET"])
+@sets_blp.response(200, IndicatorSetVersionOut(many=True))
+def list_sets():
+    return db.session.scalars(select(IndicatorSet).order_by(IndicatorSet.published_at.desc())).all()
+
+
+@sets_blp.route("", methods=["POST"])
+@sets_blp.response(201, IndicatorSetVersionOut)
+def publish_set():
+    """Publish a new version: the definition file's JSON as the body (ministry staff). Checked whole:
+    keys unique, weights adding up to the total, scoring and veto rules well formed."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid(fields={"_body": [gettext("The body must be a JSON object.")]})
+    with transaction():
+        row = publish(api_user(), body)
+    return row
 
 
 @blp.route("/<int:call_id>/indicator-set", methods=["GET"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kxflow.core import clock
@@ -42,6 +42,8 @@ class Call(db.Model):
     sla_province_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     sla_ministry_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     escalation_grace_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # only counties that passed their latest national assessment may submit (priority support)
+    requires_assessment_pass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reminder_offsets_days: Mapped[list[int]] = mapped_column(
         JSON, default=lambda: [7, 3, 1], server_default=text("'[7, 3, 1]'")
     )

@@ -27,6 +27,7 @@ EDITABLE = (
     "score_threshold",
     "division_types",
     "indicator_set_version",
+    "requires_assessment_pass",
 )
 
 
@@ -91,6 +92,7 @@ def create_call(user: User, data: dict[str, Any]) -> Call:
         score_threshold=data.get("score_threshold", 60.0),
         division_types=data.get("division_types") or list(PROGRAMME_DIVISION_TYPES),
         indicator_set_version=data.get("indicator_set_version") or current_version(),
+        requires_assessment_pass=bool(data.get("requires_assessment_pass", False)),
         created_by_id=user.id,
     )
     overrides = data.get("quota_overrides") or {}

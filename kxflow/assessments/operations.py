@@ -1,0 +1,189 @@
+"""Importing a round of assessment results from XLSX or CSV: every row checked, all or nothing.
+
+A file is one round. Columns (Chinese or English headers): 县（市）代码 / county_code, 考核年度 /
+round_year, 考核结果 / result (先进, 通过, 未通过), 得分 / score (optional, 0–100). Importing a
+round again replaces it. Rejected files come back with every bad row and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from flask_babel import gettext
+from sqlalchemy import case, delete, func, insert, select
+
+from kxflow.accounts.models import User
+from kxflow.accounts.roles import Role
+from kxflow.assessments.models import PASS_RATE_TARGET, PASSING, RESULTS, AssessmentImport, AssessmentResult
+from kxflow.core.db import db
+from kxflow.core.errors import Forbidden, Invalid
+from kxflow.regions.models import County
+
+HEADERS = {
+    "county_code": ("county_code", "县（市）代码", "县(市)代码", "区划代码", "代码"),
+    "round_year": ("round_year", "考核年度", "年度"),
+    "result": ("result", "考核结果", "结果"),
+    "score": ("score", "得分", "分数"),
+}
+MAX_ROWS = 5000
+
+
+@dataclass
+class RowError:
+    row: int  # as the user numbers it: the header is row 1
+    field: str
+    message: str
+
+
+def _read_rows(filename: str, data: bytes) -> list[list[str]]:
+    if filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        except Exception as exc:
+            raise Invalid(fields={"file": [gettext("The XLSX file cannot be read.")]}) from exc
+        return [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+    if filename.lower().endswith(".csv"):
+        for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise Invalid(fields={"file": [gettext("The CSV file is neither UTF-8 nor GBK.")]})
+        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    raise Invalid(fields={"file": [gettext("Only XLSX or CSV files can be imported.")]})
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, name in enumerate(header):
+        for key, names in HEADERS.items():
+            if name.strip().lower() in names:
+                found[key] = index
+    missing = [HEADERS[k][1] for k in ("county_code", "round_year", "result") if k not in found]
+    if missing:
+        raise Invalid(fields={"file": [gettext("Missing columns: %(names)s.", names="、".join(missing))]})
+    return found
+
+
+def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    rows = [r for r in _read_rows(filename, data) if any(c for c in r)]
+    if len(rows) < 2:
+        raise Invalid(fields={"file": [gettext("The file has no result rows.")]})
+    if len(rows) > MAX_ROWS + 1:
+        raise Invalid(fields={"file": [gettext("At most %(n)s rows per file.", n=MAX_ROWS)]})
+    cols = _columns(rows[0])
+    valid_codes = set(db.session.scalars(select(County.code).where(County.valid_to.is_(None))))
+    errors: list[RowError] = []
+    clean: list[dict] = []
+    seen: dict[str, int] = {}
+    years: set[int] = set()
+
+    def cell(row: list[str], key: str) -> str:
+        index = cols.get(key)
+        return row[index] if index is not None and index < len(row) else ""
+
+    for number, row in enumerate(rows[1:], start=2):
+        code, year_text, result, score_text = (cell(row, k) for k in ("county_code", "round_year", "result", "score"))
+        code = code.split(".")[0]  # a spreadsheet may have turned 330523 into 330523.0
+        row_errors = len(errors)
+        if code not in valid_codes:
+            errors.append(RowError(number, "county_code", gettext("Unknown county code %(code)s.", code=code or "—")))
+        elif code in seen:
+            errors.append(RowError(number, "county_code", gettext("Repeats row %(row)s.", row=seen[code])))
+        try:
+            year = int(float(year_text))
+            if not 2000 <= year <= 2100:
+                raise ValueError
+        except ValueError:
+            errors.append(RowError(number, "round_year", gettext("Not a year: %(value)s.", value=year_text or "—")))
+            year = None
+        if result not in RESULTS:
+            errors.append(
+                RowError(number, "result", gettext("Must be one of: %(choices)s.", choices="、".join(RESULTS)))
+            )
+        score = None
+        if score_text:
+            try:
+                score = float(score_text)
+                if not 0 <= score <= 100:
+                    raise ValueError
+            except ValueError:
+                errors.append(
+                    RowError(number, "score", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
+                )
+        if len(errors) == row_errors:
+            seen[code] = number
+            years.add(year)
+            clean.append({"round_year": year, "county_code": code, "result": result, "score": score})
+    if len(years) > 1:
+        errors.append(
+            RowError(
+                0,
+                "round_year",
+                gettext("A file holds one round; it has %(years)s.", years="、".join(map(str, sorted(years)))),
+            )
+        )  # noqa: E501
+    if errors:
+        raise Invalid(
+            gettext("%(n)s rows were rejected; nothing was imported.", n=len({e.row for e in errors})),
+            rows=[e.__dict__ for e in errors],
+        )
+    round_year = years.pop()
+    db.session.execute(delete(AssessmentResult).where(AssessmentResult.round_year == round_year))
+    record = AssessmentImport(
+        round_year=round_year, filename=filename[:255], row_count=len(clean), imported_by_id=user.id
+    )  # noqa: E501
+    db.session.add(record)
+    db.session.flush()
+    db.session.execute(insert(AssessmentResult), [{**row, "import_id": record.id} for row in clean])
+    return record
+
+
+def rounds() -> list[dict]:
+    """Each round with its pass rate against the plan's target (≥ 70%)."""
+    passed = func.sum(case((AssessmentResult.result.in_(PASSING), 1), else_=0))
+    stmt = (
+        select(AssessmentResult.round_year, func.count(AssessmentResult.id), passed)
+        .group_by(AssessmentResult.round_year)
+        .order_by(AssessmentResult.round_year.desc())
+    )
+    return [
+        {
+            "round_year": year,
+            "counties": total,
+            "passed": int(ok or 0),
+            "pass_rate": round((ok or 0) / total, 4),
+            "target": PASS_RATE_TARGET,
+            "meets_target": (ok or 0) / total >= PASS_RATE_TARGET,
+        }  # noqa: E501
+        for year, total, ok in db.session.execute(stmt)
+    ]
+
+
+def latest_result(county_code: str, up_to_year: int) -> AssessmentResult | None:
+    return db.session.scalar(
+        select(AssessmentResult)
+        .where(AssessmentResult.county_code == county_code, AssessmentResult.round_year <= up_to_year)
+        .order_by(AssessmentResult.round_year.desc())
+        .limit(1)
+    )
+
+
+def rank_expr(county_code_column):
+    """For sorting: 0 先进, 1 通过, 2 未通过, 3 never assessed — by the county's latest round."""
+    latest = (
+        select(case((AssessmentResult.result == "先进", 0), (AssessmentResult.result == "通过", 1), else_=2))
+        .where(AssessmentResult.county_code == county_code_column)
+        .order_by(AssessmentResult.round_year.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, 3)

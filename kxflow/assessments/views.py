@@ -1,0 +1,40 @@
+"""Web: import a round of assessment results and see each round's pass rate against the plan's target."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from kxflow.accounts.roles import Role
+from kxflow.assessments import operations
+from kxflow.core.errors import Forbidden, Invalid
+from kxflow.core.uow import transaction
+
+bp = Blueprint("assessments_web", __name__, template_folder="templates")
+
+
+@bp.route("/assessments", methods=["GET", "POST"])
+@login_required
+def index():
+    if current_user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    rejected, problem = [], None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            with transaction():
+                record = operations.import_round(
+                    current_user, upload.filename if upload else "", upload.read() if upload else b""
+                )
+        except Invalid as exc:
+            rejected = exc.extra.get("rows") or []
+            problem = (
+                exc.message if rejected else "；".join(m for ms in (exc.extra.get("fields") or {}).values() for m in ms)
+            )
+        else:
+            flash(gettext("Imported %(n)s results of the %(year)s round.", n=record.row_count, year=record.round_year))
+            return redirect(url_for("assessments_web.index"))
+    return render_template("assessments/index.html", rounds=operations.rounds(), rejected=rejected, problem=problem), (
+        422 if problem else 200
+    )
