@@ -20,6 +20,7 @@ from sqlalchemy import text
 from kxflow import create_app
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.indicators.definition import packaged_sets
 from tests.dbutil import migrate_and_load, recreate_pg_database
 
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
@@ -33,6 +34,7 @@ MUTABLE_TABLES = (
     "calls",
     "api_tokens",
     "users",
+    "scheduler_locks",
 )
 
 pytest_plugins = ["tests.factories", "tests.browser", "tests.workers_support"]
@@ -80,6 +82,9 @@ def reset_database(app, database) -> None:
         else:
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+                # reference data a test may add: only the packaged indicator sets stay
+                packaged = [raw["version"] for raw in packaged_sets()]
+                conn.execute(text("DELETE FROM indicator_sets WHERE NOT (version = ANY(:keep))"), {"keep": packaged})
 
 
 @pytest.fixture(autouse=True)
