@@ -30,6 +30,13 @@ class Reminder(db.Model):
             name="kind_known",
         ),
         CheckConstraint("sent_at IS NULL OR cancelled_at IS NULL", name="sent_or_cancelled"),
+        # what a transition cancels: the pending reminders of one application
+        Index(
+            "ix_reminders_pending_by_application",
+            "application_id",
+            postgresql_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
+        ),
         Index(
             "ix_reminders_due",
             "due_at",
