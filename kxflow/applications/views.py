@@ -138,22 +138,10 @@ def schedule():
     from kxflow.inspections.operations import mine
 
     upcoming = reminders.upcoming_for(current_user)
-    apps = {
-        a.id: a
-        for a in db.session.scalars(
-            select(Application).where(Application.id.in_({r.application_id for r in upcoming} or {-1}))
-        )
-    }
     inspections = mine(current_user)
-    inspected = {
-        a.id: a
-        for a in db.session.scalars(
-            select(Application).where(Application.id.in_({i.application_id for i in inspections} or {-1}))
-        )
-    }
-    return render_template(
-        "applications/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections, inspected=inspected
-    )
+    ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
+    apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
+    return render_template("applications/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections)
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
