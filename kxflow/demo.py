@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
+from kxflow.applications.models import Application
 from kxflow.applications.operations import create_application, update_indicators
 from kxflow.calls.models import Call
 from kxflow.calls.operations import create_call
@@ -25,6 +26,7 @@ DEMO_USERS = (
     ("zj_county", "county_staff", "330523", None, "安吉县科技局 王科员"),
     ("zj_leader", "county_leader", "330523", None, "安吉县人民政府 陈县长"),
     ("zj_county2", "county_staff", "330521", None, "德清县科技局 赵科员"),
+    ("zj_leader2", "county_leader", "330521", None, "德清县人民政府 钱县长"),
     ("sc_province", "province_reviewer", None, "510000", "四川省科技厅 刘处长"),
     ("sc_county", "county_staff", "510129", None, "大邑县科技局 周科员"),
     ("sc_leader", "county_leader", "510129", None, "大邑县人民政府 吴县长"),
@@ -86,5 +88,93 @@ def seed_demo() -> list[tuple[str, str, str]]:
         )
         app = create_application(users["zj_county"], call.id)
         update_indicators(users["zj_county"], app.id, DEMO_INDICATORS)
+        _applications_at_every_stage(call, users)
     db.session.flush()
     return [(u.username, u.role, u.display_name) for u in users.values()]
+
+
+# (county code, name of its clerk and leader, where its demo application stands, the path there)
+DEMO_STAGES = (
+    ("330521", "德清县", "county_review", ("submit",)),
+    ("510129", "大邑县", "province_review", ("submit", "county_approve")),
+    ("330522", "长兴县", "ministry_review", ("submit", "county_approve", "province_recommend")),
+    ("510131", "蒲江县", "expert_review", ("submit", "county_approve", "province_recommend", "ministry_accept")),
+    ("330421", "嘉善县", "rejected", ("submit", "county_approve", "province_reject")),
+    ("330122", "桐庐县", "withdrawn", ("submit", "withdraw")),
+)
+DEMO_ASSESSMENT_2024 = (
+    ("330523", "先进", 92),
+    ("330521", "通过", 81),
+    ("510129", "通过", 76),
+    ("330522", "先进", 90),
+    ("510131", "未通过", 58),
+    ("330421", "通过", 72),
+    ("330122", "通过", 70),
+)  # noqa: E501
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n%%EOF\n"
+)
+
+
+def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
+    """So a newcomer can click through every stage that exists: one application at each, a round of
+    assessment results, and a site inspection on the calendar."""
+    import io
+
+    from kxflow.applications.attachments import add_attachment
+    from kxflow.applications.operations import fire_trigger
+    from kxflow.assessments.operations import import_round
+    from kxflow.inspections.operations import schedule
+
+    def clerk_and_leader(code: str, name: str) -> tuple[User, User]:
+        found = {u.role: u for u in users.values() if u.county_code == code}
+        clerk = found.get("county_staff") or create_user(
+            username=f"demo_{code}",
+            password=DEMO_PASSWORD,
+            role="county_staff",
+            county_code=code,
+            email=f"demo_{code}@demo.kxflow.local",
+            display_name=f"{name}科技局 经办人",
+        )  # noqa: E501
+        leader = found.get("county_leader") or create_user(
+            username=f"demo_{code}_leader",
+            password=DEMO_PASSWORD,
+            role="county_leader",
+            county_code=code,
+            email=f"demo_{code}_leader@demo.kxflow.local",
+            display_name=f"{name}人民政府 县长",
+        )  # noqa: E501
+        return clerk, leader
+
+    acting = {"submit": "clerk", "withdraw": "clerk", "county_approve": "leader", "ministry_accept": users["ministry"]}  # noqa: E501
+    for code, name, _stage, path in DEMO_STAGES:
+        clerk, leader = clerk_and_leader(code, name)
+        province = users["zj_province"] if code.startswith("33") else users["sc_province"]
+        app = create_application(clerk, call.id)
+        update_indicators(
+            clerk,
+            app.id,
+            {
+                **DEMO_INDICATORS,
+                "high_tech_enterprises": 9,
+                "tech_contract_turnover": 4200.0,
+                "people_trained": 12000,
+                "info_service_12396_coverage": 88.0,
+            },
+        )  # noqa: E501
+        for kind in ("self_assessment_report", "fiscal_st_spending_evidence", "leadership_group_document"):
+            add_attachment(clerk, app.id, kind, f"{name}{kind}.pdf", io.BytesIO(MINIMAL_PDF))
+        for trigger in path:
+            who = acting.get(trigger)
+            actor = clerk if who == "clerk" else leader if who == "leader" else who or province
+            fire_trigger(actor, app.id, trigger, comment="演示数据")
+    rows = "县（市）代码,考核年度,考核结果,得分\n" + "".join(f"{c},2024,{r},{s}\n" for c, r, s in DEMO_ASSESSMENT_2024)
+    import_round(users["ministry"], "2024年全国县（市）科技进步考核结果.csv", rows.encode("utf-8"))
+    pujiang = db.session.scalar(select(Application).where(Application.county_code == "510131"))
+    schedule(
+        users["ministry"],
+        pujiang.id,
+        scheduled_on=(clock.now() + timedelta(days=14)).date(),
+        place="蒲江县科技局",
+        team=[users["expert_zj"].id, users["expert_sc"].id],
+    )  # noqa: E501

@@ -44,10 +44,26 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
     first = runner.invoke(args=["kxflow", "seed-demo"])
     assert first.exit_code == 0, first.output
     assert "kxflow-demo-2026" in first.output and "zj_county" in first.output and "ministry_staff" in first.output
+    with app.app_context():
+        users = db.session.scalar(select(func.count(User.id)))
     assert runner.invoke(args=["kxflow", "seed-demo"]).exit_code == 0
     with app.app_context():
-        assert db.session.scalar(select(func.count(User.id))) == 11
-        assert db.session.scalar(select(func.count(Application.id))) >= 1
+        assert db.session.scalar(select(func.count(User.id))) == users  # a second run adds nothing
+        states = set(db.session.scalars(select(Application.state)))
+        assert states == {
+            "draft",
+            "county_review",
+            "province_review",
+            "ministry_review",
+            "expert_review",
+            "rejected",
+            "withdrawn",
+        }
+        from kxflow.assessments.models import AssessmentResult
+        from kxflow.inspections.models import Inspection
+
+        assert db.session.scalar(select(func.count(AssessmentResult.id))) == 7
+        assert db.session.scalar(select(func.count(Inspection.id))) == 1
 
 
 def test_load_regions_reports_what_it_loaded(app):

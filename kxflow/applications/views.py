@@ -50,7 +50,11 @@ def tasks():
         mine = {a.call_id for a in queries.search(current_user, per_page=100).items if a.state != "withdrawn"}
         startable = [c for c in _open_calls() if c.id not in mine]
     return render_template(
-        "applications/tasks.html", items=items, counts=queries.counts_by_state(current_user), startable=startable
+        "applications/tasks.html",
+        items=items,
+        counts=queries.counts_by_state(current_user),
+        states=STATE_NAMES,
+        startable=startable,
     )
 
 
