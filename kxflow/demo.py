@@ -110,7 +110,7 @@ DEMO_ASSESSMENT_2024 = (
     ("510131", "未通过", 58),
     ("330421", "通过", 72),
     ("330122", "通过", 70),
-)  # noqa: E501
+)
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n%%EOF\n"
 )
@@ -128,25 +128,21 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
 
     def clerk_and_leader(code: str, name: str) -> tuple[User, User]:
         found = {u.role: u for u in users.values() if u.county_code == code}
-        clerk = found.get("county_staff") or create_user(
-            username=f"demo_{code}",
-            password=DEMO_PASSWORD,
-            role="county_staff",
-            county_code=code,
-            email=f"demo_{code}@demo.kxflow.local",
-            display_name=f"{name}科技局 经办人",
-        )  # noqa: E501
-        leader = found.get("county_leader") or create_user(
-            username=f"demo_{code}_leader",
-            password=DEMO_PASSWORD,
-            role="county_leader",
-            county_code=code,
-            email=f"demo_{code}_leader@demo.kxflow.local",
-            display_name=f"{name}人民政府 县长",
-        )  # noqa: E501
-        return clerk, leader
+        for role, suffix, title in (
+            ("county_staff", "", "科技局 经办人"),
+            ("county_leader", "_leader", "人民政府 县长"),
+        ):
+            found[role] = found.get(role) or create_user(
+                username=f"demo_{code}{suffix}",
+                password=DEMO_PASSWORD,
+                role=role,
+                county_code=code,
+                email=f"demo_{code}{suffix}@demo.kxflow.local",
+                display_name=f"{name}{title}",
+            )
+        return found["county_staff"], found["county_leader"]
 
-    acting = {"submit": "clerk", "withdraw": "clerk", "county_approve": "leader", "ministry_accept": users["ministry"]}  # noqa: E501
+    acting = {"submit": "clerk", "withdraw": "clerk", "county_approve": "leader", "ministry_accept": users["ministry"]}
     for code, name, _stage, path in DEMO_STAGES:
         clerk, leader = clerk_and_leader(code, name)
         province = users["zj_province"] if code.startswith("33") else users["sc_province"]
@@ -161,7 +157,7 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
                 "people_trained": 12000,
                 "info_service_12396_coverage": 88.0,
             },
-        )  # noqa: E501
+        )
         for kind in ("self_assessment_report", "fiscal_st_spending_evidence", "leadership_group_document"):
             add_attachment(clerk, app.id, kind, f"{name}{kind}.pdf", io.BytesIO(MINIMAL_PDF))
         for trigger in path:
@@ -177,4 +173,4 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
         scheduled_on=(clock.now() + timedelta(days=14)).date(),
         place="蒲江县科技局",
         team=[users["expert_zj"].id, users["expert_sc"].id],
-    )  # noqa: E501
+    )

@@ -130,7 +130,7 @@ def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
                 "round_year",
                 gettext("A file holds one round; it has %(years)s.", years="、".join(map(str, sorted(years)))),
             )
-        )  # noqa: E501
+        )
     if errors:
         raise Invalid(
             gettext("%(n)s rows were rejected; nothing was imported.", n=len({e.row for e in errors})),
@@ -140,7 +140,7 @@ def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
     db.session.execute(delete(AssessmentResult).where(AssessmentResult.round_year == round_year))
     record = AssessmentImport(
         round_year=round_year, filename=filename[:255], row_count=len(clean), imported_by_id=user.id
-    )  # noqa: E501
+    )
     db.session.add(record)
     db.session.flush()
     db.session.execute(insert(AssessmentResult), [{**row, "import_id": record.id} for row in clean])
@@ -163,7 +163,7 @@ def rounds() -> list[dict]:
             "pass_rate": round((ok or 0) / total, 4),
             "target": PASS_RATE_TARGET,
             "meets_target": (ok or 0) / total >= PASS_RATE_TARGET,
-        }  # noqa: E501
+        }
         for year, total, ok in db.session.execute(stmt)
     ]
 

@@ -71,7 +71,7 @@ def publish(user, raw: dict) -> IndicatorSet:
     if db.session.get(IndicatorSet, definition.version) is not None:
         raise Conflict(
             gettext("Version %(version)s exists already; published versions never change.", version=definition.version)
-        )  # noqa: E501
+        )
     row = IndicatorSet(version=definition.version, definition=raw, published_at=clock.now())
     db.session.add(row)
     db.session.flush()

@@ -74,7 +74,7 @@ def dispatch_one(notification_id: int, run: DispatchRun) -> None:
                 error="no e-mail address or account disabled",
                 at=now,
             )
-        )  # noqa: E501
+        )
         db.session.commit()
         run.cancelled += 1
         return
@@ -89,7 +89,7 @@ def dispatch_one(notification_id: int, run: DispatchRun) -> None:
             EmailDelivery(
                 notification_id=row.id, attempt=attempt, status="failed", recipient=recipient.email, error=error, at=now
             )
-        )  # noqa: E501
+        )
         if attempt >= current_app.config["EMAIL_MAX_ATTEMPTS"]:
             row.email_status = "gave_up"
         else:
@@ -104,7 +104,7 @@ def dispatch_one(notification_id: int, run: DispatchRun) -> None:
         EmailDelivery(
             notification_id=row.id, attempt=attempt, status="sent", recipient=recipient.email, at=row.dispatched_at
         )
-    )  # noqa: E501
+    )
     db.session.commit()
     run.sent += 1
 

@@ -132,21 +132,21 @@ def render_message(n: Notification, locale: str) -> str:
             days=p.get("offset_days"),
             date=deadline,
             state=state,
-        )  # noqa: E501
+        )
     if n.event == "sla":
         return gettext(
             "%(county)s: the application has waited %(days)s days at %(state)s, past the time limit. Please act.",
             county=county,
             days=p.get("offset_days"),
             state=state,
-        )  # noqa: E501
+        )
     if n.event == "escalation":
         return gettext(
             "%(county)s: the application is overdue at %(state)s (limit %(days)s days). Please press for action.",
             county=county,
             days=p.get("offset_days"),
             state=state,
-        )  # noqa: E501
+        )
     if n.event in ("inspection_scheduled", "inspection_soon", "inspection_overdue"):
         what = gettext("re-check") if p.get("kind") == "recheck" else gettext("site inspection")
         values = {
@@ -167,7 +167,7 @@ def render_message(n: Notification, locale: str) -> str:
             by=p.get("by", ""),
             county=county,
             state=state,
-        )  # noqa: E501
+        )
     return n.event
 
 

@@ -77,7 +77,7 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
                     "params": {},
                     "created_at": now,
                 }
-            )  # noqa: E501
+            )
 
     if deadlines and app.state in ("draft", "county_review"):
         for days in call.reminder_offsets_days:
@@ -134,7 +134,7 @@ def send_one(reminder_id: int) -> int:
     if app.state != reminder.state:
         reminder.cancelled_at = now
         return 0
-    params = {"county": app.county.name, "state": app.state, "offset_days": reminder.offset_days, **reminder.params}  # noqa: E501
+    params = {"county": app.county.name, "state": app.state, "offset_days": reminder.offset_days, **reminder.params}
     if reminder.kind == "county_deadline":
         params["deadline"] = app.call.county_deadline.isoformat()
     elif reminder.kind == "province_deadline":
@@ -187,7 +187,7 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
         dedupe_key=key,
         params={"by": user.display_name or user.username},
         created_at=now,
-    )  # noqa: E501
+    )
     db.session.add(reminder)
     db.session.flush()
     db.session.add(
@@ -203,7 +203,7 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
             snapshot={},
             at=now,
         )
-    )  # noqa: E501
+    )
     send_one(reminder.id)
     db.session.flush()
     return reminder
