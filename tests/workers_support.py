@@ -106,10 +106,30 @@ class Worker:
         schedule = Path(self.env["KXFLOW_INSTANCE"]) / f"beat-{time.monotonic_ns()}"
         schedule.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-B", "--concurrency", "1",
-             "--loglevel", "info", "-s", str(schedule), "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-B",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "info",
+                "-s",
+                str(schedule),
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(lambda: b"ready." in self.log.read_bytes(), 60, "the Celery worker to be ready")
         wait_for(lambda: b"beat: Starting..." in self.log.read_bytes() or self.proc.poll() is not None, 30, "beat")
         assert b"Process Beat" not in self.log.read_bytes(), "beat failed to start"
