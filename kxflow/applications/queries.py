@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from kxflow.accounts.models import User
 from kxflow.applications.models import Application
@@ -18,6 +19,8 @@ from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
 
 SORTS = ("deadline", "score", "updated", "assessment")
+# the pages show each row's province: load it with the rows, not one query per row
+_with_province = joinedload(Application.county).joinedload(County.province)
 
 
 def deadline_expr():
@@ -107,7 +110,9 @@ def search(
         order = (Application.score.desc(), Application.id)
     else:
         order = (Application.updated_at.desc(), Application.id.desc())
-    items = db.session.scalars(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    items = db.session.scalars(
+        stmt.options(_with_province).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
     return Page(list(items), total, page, per_page)
 
 
@@ -121,6 +126,7 @@ def tasks(user: User) -> list[Application]:
         applications_for(user)
         .join(Call, Call.id == Application.call_id)
         .where(Application.state.in_(waiting))
+        .options(_with_province)
         .order_by(deadline.is_(None), deadline, Application.state_changed_at, Application.id)
     )
     return list(db.session.scalars(stmt))
