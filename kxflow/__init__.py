@@ -42,8 +42,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.assessments.api import blp as assessments_blp
     from kxflow.calls.api import blp as calls_blp
     from kxflow.calls.api import sets_blp
+    from kxflow.experts.api import blp as experts_blp
     from kxflow.inspections.api import blp as inspections_blp
     from kxflow.notifications.api import blp as notifications_blp
+    from kxflow.publicity.api import blp as objections_blp
+    from kxflow.publicity.api import public_blp
 
     for blp in (
         tokens_blp,
@@ -54,9 +57,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         inspections_blp,
         assessments_blp,
         sets_blp,
+        experts_blp,
+        objections_blp,
+        public_blp,
     ):
         api.register_blueprint(blp)
-        csrf.exempt(blp)  # bearer tokens only: no cookies, so nothing to forge
+        csrf.exempt(blp)  # bearer tokens or no login at all: no cookies, so nothing to forge
 
     register_error_handlers(app)
 
@@ -94,9 +100,11 @@ def _import_models() -> None:
     import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
+    import kxflow.experts.models  # noqa: F401
     import kxflow.indicators.models  # noqa: F401
     import kxflow.inspections.models  # noqa: F401
     import kxflow.notifications.models  # noqa: F401
+    import kxflow.publicity.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
     import kxflow.reminders.models  # noqa: F401
 

@@ -27,7 +27,11 @@ from tests.files import PDF
 USERS = {
     "ministry": ("ministry_staff", None, None),
     "admin": ("admin", None, None),
-    "expert": ("expert", None, "330000"),
+    "expert": ("expert", None, "330000"),  # from 浙江: never on a 浙江 county's panel
+    "expert_bj": ("expert", None, "110000"),
+    "expert_js": ("expert", None, "320000"),
+    "expert_hb": ("expert", None, "420000"),
+    "expert_sc": ("expert", None, "510000"),
     "zj_reviewer": ("province_reviewer", None, "330000"),
     "zj_staff": ("county_staff", "330523", None),  # 安吉县
     "zj_leader": ("county_leader", "330523", None),
@@ -130,6 +134,27 @@ class World:
             ("county_approve", f"{county}_leader"),
             ("province_recommend", f"{county}_reviewer"),
         )
+
+    def seat_panel(self, app_id: int) -> list[dict]:
+        """The proposed panel (the call's minimum, lightest load first), as ministry staff would take it."""
+        r = self.api("post", f"/api/v1/applications/{app_id}/panel", "ministry", json={"auto": True})
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def score(self, assignment_id: int, expert: str, fraction: float = 0.9, **extra: Any):
+        """Every scoring item at ``fraction`` of its maximum."""
+        from kxflow.indicators.models import definition_for
+
+        with self.app.app_context():
+            items = definition_for("2026.1").scored
+        body = {"scores": {i.key: round(i.weight * fraction, 2) for i in items}, "comment": "材料翔实", **extra}
+        return self.api("put", f"/api/v1/assignments/{assignment_id}/score", expert, json=body)
+
+    def to_expert_review(self, app_id: int) -> list[dict]:
+        self.to_ministry(app_id)
+        panel = self.seat_panel(app_id)
+        self.walk(app_id, ("ministry_accept", "ministry"))
+        return panel
 
     # --- arranging the database directly ------------------------------------
     def db_state(self, app_id: int, state: str) -> None:

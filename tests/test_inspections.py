@@ -45,6 +45,7 @@ def scan(app):
 def test_setting_an_inspection_tells_county_and_team_and_reminds_them(world, app):
     add_experts(world, "insp_a", "insp_b")
     app_id = world.new_application()
+    world.db_state(app_id, "expert_review")
     day = today() + timedelta(days=20)
     body = {
         "scheduled_on": day.isoformat(),
@@ -77,8 +78,9 @@ def test_setting_an_inspection_tells_county_and_team_and_reminds_them(world, app
     world.travel(at_nine(day + timedelta(days=2)))
     scan(app)
     assert received(app, "inspection_overdue") == [("ministry", 1), ("ministry", 2)]
-    assert world.api("post", f"/api/v1/inspections/{inspection_id}/report", "zj_staff").status_code == 403
-    assert world.api("post", f"/api/v1/inspections/{inspection_id}/report", "insp_b").status_code == 200
+    report = {"findings": "现场核查属实", "recommendation": "pass"}
+    assert world.api("post", f"/api/v1/inspections/{inspection_id}/report", "zj_staff", data=report).status_code == 403
+    assert world.api("post", f"/api/v1/inspections/{inspection_id}/report", "insp_b", data=report).status_code == 200
     world.travel(at_nine(day + timedelta(days=3)))
     scan(app)
     assert len(received(app, "inspection_overdue")) == 2
@@ -88,6 +90,8 @@ def test_an_inspection_is_refused_with_every_reason(world, app):
     add_experts(world, "insp_a")
     first = world.new_application("zj_staff")
     second = world.new_application("sc_staff")
+    world.db_state(first, "expert_review")
+    world.db_state(second, "expert_review")
     day = today() + timedelta(days=5)
     ok = {"scheduled_on": day.isoformat(), "place": "现场", "team": [world.ids["insp_a"]]}
     assert world.api("post", f"/api/v1/applications/{first}/inspections", "ministry", json=ok).status_code == 201
@@ -150,6 +154,7 @@ def test_schedule_page_and_delivery_log(world, app, smtp_sink, monkeypatch):
     add_experts(world, "insp_a")
     app_id = world.new_application()
     world.fire(app_id, "submit", "zj_staff")
+    world.db_state(app_id, "expert_review")
     day = today() + timedelta(days=12)
     body = {"scheduled_on": day.isoformat(), "place": "安吉县", "team": [world.ids["insp_a"]]}
     assert world.api("post", f"/api/v1/applications/{app_id}/inspections", "ministry", json=body).status_code == 201

@@ -39,6 +39,10 @@ class ApplicationOut(Schema):
     created_at = ChinaDateTime()
     updated_at = ChinaDateTime()
     state_changed_at = ChinaDateTime()
+    publicity_ends_at = ChinaDateTime(allow_none=True)
+    designated_at = ChinaDateTime(allow_none=True)
+    rectification_due = ChinaDateTime(allow_none=True)
+    revoked_at = ChinaDateTime(allow_none=True)
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -75,6 +79,7 @@ class TransitionIn(Schema):
     trigger = fields.String(required=True, validate=validate.Length(min=1, max=40))
     comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
     version = fields.Integer()
+    deadline = ChinaDateTime(allow_none=True, metadata={"description": "fail_recheck: the rectification deadline"})
 
 
 class TransitionOut(Schema):
@@ -164,7 +169,12 @@ def patch(body, application_id: int):
 def transition(body, application_id: int):
     with transaction():
         app = operations.fire_trigger(
-            api_user(), application_id, body["trigger"], body.get("comment"), body.get("version")
+            api_user(),
+            application_id,
+            body["trigger"],
+            body.get("comment"),
+            body.get("version"),
+            deadline=body.get("deadline"),
         )
     return app
 

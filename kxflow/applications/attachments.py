@@ -12,6 +12,9 @@ import os
 import unicodedata
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -70,6 +73,54 @@ def upload_folder() -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class CheckedUpload:
+    display_name: str
+    data: bytes
+    ext: str
+    mime: str
+
+
+def check_upload(filename: str | None, stream: IO[bytes]) -> tuple[CheckedUpload | None, list[str]]:
+    """Reads an uploaded file and checks it (name, size, real type); the problems, in the user's language."""
+    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+    data = stream.read(limit + 1)
+    display = clean_display_name(filename or "")
+    if not display:
+        return None, [gettext("The file has no name.")]
+    if not data:
+        return None, [gettext("The file is empty.")]
+    if len(data) > limit:
+        return None, [gettext("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))]
+    detected = detect(data)
+    if detected is None:
+        return None, [gettext("Only PDF, DOCX, XLSX, JPG and PNG files are accepted (checked by content).")]
+    if Path(display).suffix.lower() not in ALLOWED[detected][2]:
+        return None, [gettext("The file's content (%(type)s) does not match its name.", type=detected.upper())]
+    ext, mime, _ = ALLOWED[detected]
+    return CheckedUpload(display, data, ext, mime), []
+
+
+@contextmanager
+def stored(upload: CheckedUpload) -> Iterator[str]:
+    """Writes the file under a generated name; removes it again if the database work that follows fails."""
+    name = f"{uuid.uuid4().hex}.{upload.ext}"
+    path = upload_folder() / name
+    path.write_bytes(upload.data)
+    try:
+        yield name
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def stored_path(stored_name: str) -> Path:
+    path = upload_folder() / stored_name
+    if not path.is_file() or os.sep in stored_name:
+        raise NotFound()
+    return path
+
+
 def add_attachment(user: User, application_id: int, kind: str, filename: str, stream: IO[bytes]) -> Attachment:
     app = get_application(user, application_id, for_update=True)
     require_draft_editor(app, user)
@@ -79,29 +130,13 @@ def add_attachment(user: User, application_id: int, kind: str, filename: str, st
     fields: dict[str, list[str]] = {}
     if kind not in definition.kinds:
         fields["kind"] = [gettext("Unknown attachment kind. Allowed: %(kinds)s.", kinds=", ".join(definition.kinds))]
-    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
-    data = stream.read(limit + 1)
-    display = clean_display_name(filename or "")
-    if not display:
-        fields["file"] = [gettext("The file has no name.")]
-    elif not data:
-        fields["file"] = [gettext("The file is empty.")]
-    elif len(data) > limit:
-        fields["file"] = [gettext("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))]
-    else:
-        detected = detect(data)
-        if detected is None:
-            fields["file"] = [gettext("Only PDF, DOCX, XLSX, JPG and PNG files are accepted (checked by content).")]
-        elif Path(display).suffix.lower() not in ALLOWED[detected][2]:
-            fields["file"] = [gettext("The file's content (%(type)s) does not match its name.", type=detected.upper())]
-    if fields:
+    upload, problems = check_upload(filename, stream)
+    if problems:
+        fields["file"] = problems
+    if fields or upload is None:
         raise Invalid(fields=fields)
 
-    ext, mime, _ = ALLOWED[detected]
-    stored = f"{uuid.uuid4().hex}.{ext}"
-    path = upload_folder() / stored
-    path.write_bytes(data)
-    try:
+    with stored(upload) as stored_name:
         now = clock.now()
         for old in db.session.scalars(
             select(Attachment).where(
@@ -112,20 +147,17 @@ def add_attachment(user: User, application_id: int, kind: str, filename: str, st
         row = Attachment(
             application_id=app.id,
             kind=kind,
-            original_name=display,
-            stored_name=stored,
-            content_type=mime,
-            size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            original_name=upload.display_name,
+            stored_name=stored_name,
+            content_type=upload.mime,
+            size_bytes=len(upload.data),
+            sha256=hashlib.sha256(upload.data).hexdigest(),
             uploaded_by_id=user.id,
             uploaded_at=now,
         )
         db.session.add(row)
         app.updated_at = now
         db.session.flush()
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
     return row
 
 
@@ -142,7 +174,4 @@ def attachment_for_download(user: User, application_id: int, attachment_id: int)
     row = db.session.get(Attachment, attachment_id)
     if row is None or row.application_id != app.id:
         raise NotFound()
-    path = upload_folder() / row.stored_name
-    if not path.is_file() or os.sep in row.stored_name:
-        raise NotFound()
-    return row, path
+    return row, stored_path(row.stored_name)

@@ -73,6 +73,9 @@ class Application(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     designated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # re-checks count from here
+    publicity_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the notice window's end
+    rectification_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call: Mapped[Call] = relationship(lazy="joined")
     county: Mapped[County] = relationship(

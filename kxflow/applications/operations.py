@@ -5,6 +5,7 @@ Operations flush and never commit; the request (or task) that calls one commits 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
@@ -123,9 +124,18 @@ def _snapshot(app: Application, ctx: GuardContext) -> dict[str, Any]:
 
 
 def fire_trigger(
-    user: User, application_id: int, trigger: str, comment: str | None = None, expected_version: int | None = None
+    user: User,
+    application_id: int,
+    trigger: str,
+    comment: str | None = None,
+    expected_version: int | None = None,
+    *,
+    deadline: datetime | None = None,
 ) -> Application:
-    """Scope (404), then role (403), then state (409), then guards (422, every reason at once)."""
+    """Scope (404), then role (403), then state (409), then guards (422, every reason at once).
+
+    ``deadline`` is the rectification deadline of ``fail_recheck`` (default: the call's period).
+    """
     spec = TRIGGERS_BY_NAME.get(trigger)
     app = get_application(user, application_id, for_update=True)
     if spec is None:
@@ -146,6 +156,8 @@ def fire_trigger(
     reasons = ctx.all_reasons(spec.guards)
     if reasons:
         raise GuardFailed(reasons=reasons)
+    if deadline is not None and (trigger != "fail_recheck" or deadline <= now):
+        raise Invalid(fields={"deadline": [gettext("A future deadline, for a failed re-check only.")]})
 
     from_state = app.state
     snapshot = _snapshot(app, ctx)
@@ -153,6 +165,7 @@ def fire_trigger(
         raise GuardFailed(reasons=ctx.all_reasons(spec.guards))
     if spec.bumps_revision:
         app.revision_round += 1
+    _dates_of_stage(app, trigger, now, deadline)
     app.state_changed_at = now
     app.updated_at = now
     audit = AuditRecord(
@@ -172,6 +185,21 @@ def fire_trigger(
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")
     return app
+
+
+def _dates_of_stage(app: Application, trigger: str, now: datetime, deadline: datetime | None) -> None:
+    """The dates a stage runs by: the notice window, the designation, the rectification deadline, revocation."""
+    call = app.call
+    if trigger == "pass_inspection":
+        app.publicity_ends_at = now + timedelta(days=call.publicity_days)
+    elif trigger == "designate":
+        app.designated_at = now
+    elif trigger == "fail_recheck":
+        app.rectification_due = deadline or now + timedelta(days=call.rectification_days)
+    elif trigger == "pass_recheck":
+        app.rectification_due = None
+    elif trigger == "revoke":
+        app.revoked_at = now
 
 
 def history(user: User, application_id: int) -> list[AuditRecord]:

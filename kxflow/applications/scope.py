@@ -1,8 +1,8 @@
 """Who may see which applications: the one place every application query goes through.
 
 A county user sees their county's applications, a province reviewer their province's,
-ministry staff the nation's. Experts see their assignments (none until panels exist);
-administrators manage users and reference data, not applications.
+ministry staff the nation's. Experts see the applications they are assigned to and have not
+stepped aside from; administrators manage users and reference data, not applications.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ def visible(user: User) -> ColumnElement[bool]:
         return Application.province_code == user.province_code
     if user.role == Role.MINISTRY_STAFF:
         return true()
+    if user.role == Role.EXPERT:
+        from kxflow.experts.models import Assignment
+
+        return Application.id.in_(
+            select(Assignment.application_id).where(Assignment.expert_id == user.id, Assignment.recused_at.is_(None))
+        )
     return false()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask import send_file
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.core.auth import api_user, require_api_user
@@ -21,6 +23,21 @@ class InspectionIn(Schema):
     team = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=20))
 
 
+class ReportOut(Schema):
+    findings = fields.String()
+    recommendation = fields.String(allow_none=True)
+    result = fields.String(allow_none=True)
+    recorded_by_id = fields.Integer()
+    recorded_at = ChinaDateTime()
+
+
+class FileOut(Schema):
+    id = fields.Integer()
+    original_name = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+
+
 class InspectionOut(Schema):
     id = fields.Integer()
     application_id = fields.Integer()
@@ -29,6 +46,18 @@ class InspectionOut(Schema):
     place = fields.String()
     team = fields.Function(lambda i: [m.user_id for m in i.members])
     report_recorded_at = ChinaDateTime(allow_none=True)
+    report = fields.Nested(ReportOut, allow_none=True)
+    files = fields.List(fields.Nested(FileOut))
+
+
+class ReportIn(Schema):
+    findings = fields.String(required=True, validate=validate.Length(max=20000))
+    recommendation = fields.String(validate=validate.OneOf(("pass", "fail")))
+    result = fields.String(validate=validate.OneOf(operations.RESULTS))
+
+
+class ReportFilesIn(Schema):
+    files = fields.List(Upload(), load_default=list)
 
 
 class RecheckPlanIn(Schema):
@@ -68,12 +97,26 @@ def list_mine(args):
 
 
 @blp.route("/inspections/<int:inspection_id>/report", methods=["POST"])
+@blp.arguments(ReportIn, location="form")
+@blp.arguments(ReportFilesIn, location="files")
 @blp.response(200, InspectionOut)
-def report(inspection_id: int):
-    """The inspection report is in (ministry staff or a team member): the daily prompts stop."""
+def report(form, files, inspection_id: int):
+    """Record the report (ministry staff or a team member): findings, pass/fail or the re-check grade, files.
+
+    The daily prompts stop once it is in; it can be written again until the ministry acts on it.
+    """
+    uploads = [(f.filename or "", f.stream) for f in files.get("files", [])]
     with transaction():
-        row = operations.record_report(api_user(), inspection_id)
+        row = operations.record_report(api_user(), inspection_id, **form, files=uploads)
     return row
+
+
+@blp.route("/inspections/<int:inspection_id>/files/<int:file_id>", methods=["GET"])
+def download(inspection_id: int, file_id: int):
+    row, path = operations.file_for_download(api_user(), inspection_id, file_id)
+    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @blp.route("/rechecks/plan", methods=["POST"])

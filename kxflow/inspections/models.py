@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kxflow.accounts.models import User
@@ -33,6 +33,8 @@ class Inspection(db.Model):
     members: Mapped[list[InspectionMember]] = relationship(
         back_populates="inspection", cascade="all, delete-orphan", order_by="InspectionMember.user_id"
     )
+    report: Mapped[InspectionReport | None] = relationship(cascade="all, delete-orphan", lazy="joined")
+    files: Mapped[list[InspectionFile]] = relationship(cascade="all, delete-orphan", order_by="InspectionFile.id")
 
 
 class InspectionMember(db.Model):
@@ -45,3 +47,36 @@ class InspectionMember(db.Model):
 
     inspection: Mapped[Inspection] = relationship(back_populates="members")
     user: Mapped[User] = relationship()
+
+
+class InspectionReport(db.Model):
+    """What the team found: a site inspection recommends pass or fail, a re-check grades the county."""
+
+    __tablename__ = "inspection_reports"
+    __table_args__ = (
+        CheckConstraint("recommendation IN ('pass', 'fail')", name="recommendation_known"),
+        CheckConstraint("result IN ('excellent', 'satisfactory', 'unsatisfactory')", name="result_known"),
+        CheckConstraint("(recommendation IS NULL) <> (result IS NULL)", name="recommendation_or_result"),
+    )
+
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), primary_key=True)
+    findings: Mapped[str] = mapped_column(Text)
+    recommendation: Mapped[str | None] = mapped_column(String(10))
+    result: Mapped[str | None] = mapped_column(String(20))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class InspectionFile(db.Model):
+    """A file attached to an inspection report (minutes, photos, signed forms)."""
+
+    __tablename__ = "inspection_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -8,20 +8,24 @@ counties to one team on one day (the database refuses it anyway).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import IO
 
 from flask_babel import gettext
 from sqlalchemy import ColumnElement, false, insert, or_, select, true, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
+from kxflow.applications.attachments import check_upload, stored, stored_path
 from kxflow.applications.models import Application
 from kxflow.applications.scope import get_application
 from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.core.errors import Forbidden, Invalid, NotFound
+from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
-from kxflow.inspections.models import Inspection, InspectionMember
+from kxflow.inspections.models import Inspection, InspectionFile, InspectionMember, InspectionReport
 from kxflow.notifications.operations import notify_users
 from kxflow.reminders.models import Reminder
 
@@ -132,12 +136,18 @@ def _create(user: User, app: Application, kind: str, day: date, place: str, team
     return inspection
 
 
+# a site inspection is set while the experts review (or to move it); a re-check once designated
+SCHEDULE_STATES = {"site": ("expert_review", "site_inspection"), "recheck": ("designated", "rectification")}
+
+
 def schedule(
     user: User, application_id: int, *, scheduled_on: date, place: str, team: list[int], kind: str = "site"
 ) -> Inspection:
     if user.role != Role.MINISTRY_STAFF:
         raise Forbidden()
     app = get_application(user, application_id, for_update=True)
+    if app.state not in SCHEDULE_STATES[kind]:
+        raise Conflict(gettext("An inspection of this kind cannot be set at this stage."), state=app.state)
     fields: dict[str, list[str]] = {}
     if scheduled_on < _today():
         fields["scheduled_on"] = [gettext("The date has passed.")]
@@ -165,19 +175,96 @@ def get_visible(user: User, inspection_id: int) -> Inspection:
     return row
 
 
-def record_report(user: User, inspection_id: int) -> Inspection:
-    """The report is in (its contents come with the evaluation work): the daily prompts stop."""
+RESULTS = ("excellent", "satisfactory", "unsatisfactory")  # 优秀 / 达标 / 不达标
+
+
+def record_report(
+    user: User,
+    inspection_id: int,
+    *,
+    findings: str,
+    recommendation: str | None = None,
+    result: str | None = None,
+    files: list[tuple[str, IO[bytes]]] = (),
+) -> Inspection:
+    """The team's report: findings, and a recommendation (site inspection) or a grade (re-check), with files.
+
+    It can be written again until the ministry acts on it; the daily prompts stop once it is in.
+    """
     inspection = get_visible(user, inspection_id)
     if user.role != Role.MINISTRY_STAFF and user.id not in {m.user_id for m in inspection.members}:
         raise Forbidden()
-    if inspection.report_recorded_at is None:
-        inspection.report_recorded_at = clock.now()
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None))
-            .values(cancelled_at=clock.now())
-        )
+    app = (
+        get_application(user, inspection.application_id, for_update=True)
+        if user.role == Role.MINISTRY_STAFF
+        else (db.session.get(Application, inspection.application_id))
+    )
+    if app.state not in SCHEDULE_STATES[inspection.kind]:
+        raise Conflict(gettext("The ministry has already acted on this inspection."), state=app.state)
+    fields: dict[str, list[str]] = {}
+    if not (findings or "").strip():
+        fields["findings"] = [gettext("This field is required.")]
+    if inspection.kind == "site" and recommendation not in ("pass", "fail"):
+        fields["recommendation"] = [gettext("Choose pass or fail.")]
+    if inspection.kind == "recheck" and result not in RESULTS:
+        fields["result"] = [gettext("Choose excellent, satisfactory or unsatisfactory.")]
+    checked = []
+    for index, (filename, stream) in enumerate(files):
+        upload, problems = check_upload(filename, stream)
+        if problems:
+            fields[f"files.{index}"] = problems
+        checked.append(upload)
+    if fields:
+        raise Invalid(fields=fields)
+    now = clock.now()
+    report = inspection.report or InspectionReport(inspection_id=inspection.id)
+    report.findings = findings.strip()
+    report.recommendation = recommendation if inspection.kind == "site" else None
+    report.result = result if inspection.kind == "recheck" else None
+    report.recorded_by_id = user.id
+    report.recorded_at = now
+    inspection.report = report
+    with ExitStack() as stack:
+        for upload in checked:
+            stored_name = stack.enter_context(stored(upload))
+            inspection.files.append(
+                InspectionFile(
+                    original_name=upload.display_name,
+                    stored_name=stored_name,
+                    content_type=upload.mime,
+                    size_bytes=len(upload.data),
+                    uploaded_by_id=user.id,
+                    uploaded_at=now,
+                )
+            )
+        if inspection.report_recorded_at is None:
+            inspection.report_recorded_at = now
+            db.session.execute(
+                update(Reminder)
+                .where(
+                    Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None)
+                )
+                .values(cancelled_at=now)
+            )
+        db.session.flush()
     return inspection
+
+
+def latest(application_id: int, kind: str) -> Inspection | None:
+    return db.session.scalars(
+        select(Inspection)
+        .where(Inspection.application_id == application_id, Inspection.kind == kind)
+        .order_by(Inspection.scheduled_on.desc(), Inspection.id.desc())
+        .limit(1)
+    ).first()
+
+
+def file_for_download(user: User, inspection_id: int, file_id: int) -> tuple[InspectionFile, Path]:
+    inspection = get_visible(user, inspection_id)
+    row = next((f for f in inspection.files if f.id == file_id), None)
+    if row is None:
+        raise NotFound()
+    return row, stored_path(row.stored_name)
 
 
 def mine(user: User, *, upcoming_only: bool = True) -> list[Inspection]:

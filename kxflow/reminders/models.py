@@ -18,6 +18,7 @@ REMINDER_KINDS = (
     "escalation",
     "press",
     "inspection_soon",
+    "publicity_end",
     "inspection_overdue",
 )
 

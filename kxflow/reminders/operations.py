@@ -92,13 +92,15 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
             add(
                 "escalation", app.state_changed_at + timedelta(days=limit_days + call.escalation_grace_days), limit_days
             )
+    if app.state == "publicity" and app.publicity_ends_at is not None:
+        add("publicity_end", app.publicity_ends_at)
     if rows:
         db.session.execute(insert(Reminder), rows)
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:
     """Cancels the reminders of the stage the application left and plans those of the one it is in."""
-    _cancel_pending(app, ("county_deadline", "province_deadline", "sla", "escalation"))
+    _cancel_pending(app, ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end"))
     _plan(app, entered_by)
 
 
