@@ -156,6 +156,41 @@ class World:
         self.walk(app_id, ("ministry_accept", "ministry"))
         return panel
 
+    def score_panel(self, app_id: int, fractions: tuple[float, ...] = (0.9, 0.85, 0.8)) -> None:
+        panel = self.api("get", f"/api/v1/applications/{app_id}/panel", "ministry").json["assignments"]
+        seated = [a for a in panel if a["recused_at"] is None]
+        for assignment, fraction in zip(seated, fractions, strict=True):
+            r = self.score(assignment["id"], self.name_of(assignment["expert_id"]), fraction)
+            assert r.status_code == 200, r.json
+
+    def name_of(self, user_id: int) -> str:
+        return next(name for name, uid in self.ids.items() if uid == user_id)
+
+    def set_inspection(self, app_id: int, kind: str = "site", team: tuple[str, ...] = ("expert_bj",), days: int = 10):
+        from kxflow.core.fields import CHINA
+
+        body = {
+            "scheduled_on": (clock.now().astimezone(CHINA).date() + timedelta(days=days)).isoformat(),
+            "place": "县科技局",
+            "team": [self.ids[name] for name in team],
+            "kind": kind,
+        }
+        r = self.api("post", f"/api/v1/applications/{app_id}/inspections", "ministry", json=body)
+        assert r.status_code == 201, r.json
+        return r.json["id"]
+
+    def report(self, inspection_id: int, user: str = "expert_bj", **form: Any):
+        return self.api("post", f"/api/v1/inspections/{inspection_id}/report", user, data={"findings": "属实", **form})
+
+    def to_publicity(self, app_id: int) -> None:
+        """Expert review passed, inspected and recommended: the notice window opens."""
+        self.to_expert_review(app_id)
+        self.score_panel(app_id)
+        inspection_id = self.set_inspection(app_id)
+        self.walk(app_id, ("schedule_inspection", "ministry"))
+        assert self.report(inspection_id, recommendation="pass").status_code == 200
+        self.walk(app_id, ("pass_inspection", "ministry"))
+
     # --- arranging the database directly ------------------------------------
     def db_state(self, app_id: int, state: str) -> None:
         with self.app.app_context():

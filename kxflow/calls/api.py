@@ -38,6 +38,9 @@ class CallIn(Schema):
     )
     indicator_set_version = fields.String(validate=validate.Length(min=1, max=20))
     requires_assessment_pass = fields.Boolean()
+    publicity_days = fields.Integer(validate=validate.Range(min=1, max=60))
+    rectification_days = fields.Integer(validate=validate.Range(min=1, max=3 * 365))
+    score_gap = fields.Float(validate=validate.Range(min=0.1, max=100))
 
 
 class CallPatch(CallIn):
@@ -61,6 +64,9 @@ class CallOut(Schema):
     division_types = fields.List(fields.String())
     indicator_set_version = fields.String()
     requires_assessment_pass = fields.Boolean()
+    publicity_days = fields.Integer()
+    rectification_days = fields.Integer()
+    score_gap = fields.Float()
 
     def _overrides(self, call) -> dict[str, int]:
         return {o.province_code: o.quota for o in call.quota_overrides}

@@ -28,6 +28,9 @@ EDITABLE = (
     "division_types",
     "indicator_set_version",
     "requires_assessment_pass",
+    "publicity_days",
+    "rectification_days",
+    "score_gap",
 )
 
 
@@ -56,6 +59,11 @@ def _check(call: Call, overrides: dict[str, int] | None, fields: dict[str, list[
         add("min_experts", gettext("Must be at least %(min)s.", min=1))
     if call.score_threshold is None or not 0 <= call.score_threshold <= 100:
         add("score_threshold", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
+    for name, low, high in (("publicity_days", 1, 60), ("rectification_days", 1, 3 * 365)):
+        if not low <= (getattr(call, name) or 0) <= high:
+            add(name, gettext("Must be between %(min)s and %(max)s.", min=low, max=high))
+    if call.score_gap is None or not 0 < call.score_gap <= 100:
+        add("score_gap", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
     types = call.division_types or []
     unknown = [t for t in types if t not in DIVISION_TYPES]
     if not types:
@@ -93,6 +101,9 @@ def create_call(user: User, data: dict[str, Any]) -> Call:
         division_types=data.get("division_types") or list(PROGRAMME_DIVISION_TYPES),
         indicator_set_version=data.get("indicator_set_version") or current_version(),
         requires_assessment_pass=bool(data.get("requires_assessment_pass", False)),
+        publicity_days=data.get("publicity_days", 7),
+        rectification_days=data.get("rectification_days", 365),
+        score_gap=data.get("score_gap", 20.0),
         created_by_id=user.id,
     )
     overrides = data.get("quota_overrides") or {}

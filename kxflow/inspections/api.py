@@ -21,6 +21,7 @@ class InspectionIn(Schema):
     scheduled_on = fields.Date(required=True)
     place = fields.String(required=True, validate=validate.Length(min=1, max=200))
     team = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=20))
+    kind = fields.String(load_default="site", validate=validate.OneOf(("site", "recheck")))
 
 
 class ReportOut(Schema):

@@ -161,6 +161,21 @@ def render_message(n: Notification, locale: str) -> str:
         if n.event == "inspection_soon":
             return gettext("%(county)s: %(what)s in %(days)s days, on %(date)s at %(place)s.", **values)
         return gettext("%(county)s: the %(what)s of %(date)s has no report yet. Please record it.", **values)
+    if n.event == "expert_assigned":
+        return gettext("%(county)s: you are on the expert panel for this application. Please score it.", county=county)
+    if n.event == "expert_recused":
+        return gettext(
+            "%(county)s: expert %(expert)s stepped aside (回避): %(reason)s. Please assign a replacement.",
+            county=county,
+            expert=p.get("expert", ""),
+            reason=p.get("reason", ""),
+        )
+    if n.event == "objection_received":
+        return gettext(
+            "%(county)s: a written objection was lodged during the public notice. Please resolve it.", county=county
+        )
+    if n.event == "publicity_end":
+        return gettext("%(county)s: the public notice has ended. Please designate or decide.", county=county)
     if n.event == "press":
         return gettext(
             "%(by)s presses for action: %(county)s's application is waiting for you at %(state)s.",
