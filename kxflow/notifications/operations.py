@@ -20,7 +20,18 @@ from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import EmailDelivery, Notification
 
 # Outcomes the county is told about even though it does not act next.
-_COUNTY_INFO_STATES = {"province_review", "ministry_review", "expert_review", "rejected", "withdrawn"}
+_COUNTY_INFO_STATES = {
+    "province_review",
+    "ministry_review",
+    "expert_review",
+    "site_inspection",
+    "publicity",
+    "designated",
+    "rectification",
+    "revoked",
+    "rejected",
+    "withdrawn",
+}
 
 
 def in_scope(role: Role, app: Application) -> ColumnElement[bool]:
