@@ -81,10 +81,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.assessments.views import bp as assessments_web
     from kxflow.calls.views import bp as calls_web
     from kxflow.core.web import init_web
+    from kxflow.experts.views import bp as experts_web
+    from kxflow.inspections.views import bp as inspections_web
     from kxflow.notifications.views import bp as notifications_web
+    from kxflow.publicity.views import bp as publicity_web
 
     init_web(app)
-    for blp in (accounts_web, applications_web, calls_web, notifications_web, assessments_web):
+    for blp in (
+        accounts_web,
+        applications_web,
+        calls_web,
+        notifications_web,
+        assessments_web,
+        experts_web,
+        inspections_web,
+        publicity_web,
+    ):
         app.register_blueprint(blp)
 
     from kxflow.cli import register as register_cli

@@ -44,6 +44,8 @@ def _open_calls() -> list[Call]:
 @bp.get("/tasks")
 @login_required
 def tasks():
+    if current_user.role == Role.EXPERT:
+        return redirect(url_for("experts_web.mine"))  # an expert's tasks are their assignments
     items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
     startable = []
     if current_user.role == Role.COUNTY_STAFF:
@@ -132,7 +134,56 @@ def detail(application_id: int):
             else []
         ),
         render_message=notifications.render_message,
+        **_evaluation(app),
     )
+
+
+def _evaluation(app: Application) -> dict:
+    """The panel, inspections and objections sections of an application's page, as far as this user may see them."""
+    from kxflow.accounts.models import User
+    from kxflow.experts import operations as experts
+    from kxflow.inspections import operations as inspections
+    from kxflow.inspections.models import Inspection
+    from kxflow.publicity import operations as publicity
+
+    user, ministry = current_user, current_user.role == Role.MINISTRY_STAFF
+    context: dict = {"show_panel": False, "objections": None}
+    if user.role in (Role.MINISTRY_STAFF, Role.EXPERT) and app.state not in (
+        "draft",
+        "county_review",
+        "province_review",
+    ):
+        _, context["assignments"], context["summary"] = experts.panel(user, app.id)
+        context["can_seat"] = ministry and app.state in experts.PANEL_STATES
+        context["eligible"] = experts.propose(user, app.id, size=100) if context["can_seat"] else []
+        context["show_panel"] = True
+    rows = list(
+        db.session.scalars(
+            select(Inspection)
+            .where(Inspection.application_id == app.id, inspections.visible(user))
+            .order_by(Inspection.scheduled_on, Inspection.id)
+        )
+    )
+    context["inspections"] = rows
+    context["reportable"] = {
+        i.id
+        for i in rows
+        if app.state in inspections.SCHEDULE_STATES[i.kind] and (ministry or user.id in {m.user_id for m in i.members})
+    }
+    kinds = [k for k, states in inspections.SCHEDULE_STATES.items() if app.state in states]
+    context["schedulable"] = kinds[0] if ministry and kinds else None
+    context["team_candidates"] = (
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_(inspections.TEAM_ROLES), User.active.is_(True))
+            .order_by(User.role, User.id)
+        ).all()
+        if context["schedulable"]
+        else []
+    )
+    if ministry and app.state in ("publicity", "designated", "rejected", "revoked", "rectification"):
+        context["objections"] = publicity.of_application(user, app.id)
+    return context
 
 
 @bp.get("/schedule")
@@ -239,6 +290,18 @@ def press(application_id: int):
     return redirect(url_for("applications_web.detail", application_id=application_id))
 
 
+def _end_of_day(value: str | None):
+    """A date from a form as the end of that day, Beijing time (None if not given or not a date)."""
+    from datetime import date, datetime, time
+
+    from kxflow.core.fields import CHINA
+
+    try:
+        return datetime.combine(date.fromisoformat(value or ""), time(23, 59), tzinfo=CHINA)
+    except ValueError:
+        return None
+
+
 @bp.post("/applications/<int:application_id>/transitions")
 @login_required
 def transition(application_id: int):
@@ -257,6 +320,7 @@ def transition(application_id: int):
                 trigger,
                 request.form.get("comment"),
                 request.form.get("version", type=int),
+                deadline=_end_of_day(request.form.get("deadline")),
             )
     except (GuardFailed, Invalid) as exc:
         flash_problems(exc)

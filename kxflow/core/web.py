@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, flash, has_request_context, render_template, request
@@ -13,9 +14,10 @@ from kxflow.accounts.roles import ROLE_LABELS
 from kxflow.applications import workflow
 from kxflow.applications.workflow import STATES_BY_NAME
 from kxflow.core.db import db
-from kxflow.core.errors import AppError
+from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid
 from kxflow.core.extensions import login_manager
 from kxflow.core.formats import fmt_date, fmt_dt, fmt_num, locale
+from kxflow.core.uow import transaction
 
 ERROR_TITLES = {
     400: _l("The request is not valid."),
@@ -66,6 +68,24 @@ def html_error(status: int, exc: Exception | None = None):
         ),
         status,
     )
+
+
+def perform(action: Callable[[], Any], done: str) -> bool:
+    """Runs one operation in its own transaction and says on the next page what happened (or every problem).
+
+    Forbidden and NotFound still become error pages; refusals a user can fix become messages.
+    """
+    try:
+        with transaction():
+            action()
+    except (GuardFailed, Invalid) as exc:
+        flash_problems(exc)
+        return False
+    except Conflict as exc:
+        flash(str(exc.message), "error")
+        return False
+    flash(done)
+    return True
 
 
 def flash_problems(exc: AppError) -> None:

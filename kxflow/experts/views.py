@@ -1,0 +1,62 @@
+"""Web: an expert's assignments and scoring form, 回避; ministry staff seat the panel from the application page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from kxflow.applications.scope import get_application
+from kxflow.core.web import perform
+from kxflow.experts import operations
+from kxflow.indicators.models import definition_for
+
+bp = Blueprint("experts_web", __name__, template_folder="templates")
+
+
+@bp.post("/applications/<int:application_id>/panel")
+@login_required
+def assign(application_id: int):
+    auto = request.form.get("auto") == "yes"
+    expert_ids = [int(x) for x in request.form.getlist("expert_id") if x.isdigit()]
+    perform(
+        lambda: operations.assign(current_user, application_id, expert_ids, auto=auto),
+        gettext("Experts assigned; they have been asked to score."),
+    )
+    return redirect(url_for("applications_web.detail", application_id=application_id, _anchor="panel"))
+
+
+@bp.get("/assignments")
+@login_required
+def mine():
+    return render_template("experts/mine.html", rows=operations.mine(current_user))
+
+
+@bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
+@login_required
+def score(assignment_id: int):
+    assignment = operations.get_own(current_user, assignment_id)
+    app = get_application(current_user, assignment.application_id)
+    definition = definition_for(app.call.indicator_set_version)
+    if request.method == "POST":
+        scores = {item.key: request.form.get(f"score-{item.key}", "") for item in definition.scored}
+        done = perform(
+            lambda: operations.score(
+                current_user, assignment_id, scores, request.form.get("comment"), request.form.getlist("veto_failed")
+            ),
+            gettext("Your scores are saved; you may change them until the review closes."),
+        )
+        if done:
+            return redirect(url_for(".mine"))
+    vetoes = [i for i in (*definition.inputs, *definition.computed) if i.veto]
+    return render_template("experts/score.html", a=assignment, app=app, definition=definition, vetoes=vetoes)
+
+
+@bp.post("/assignments/<int:assignment_id>/recuse")
+@login_required
+def recuse(assignment_id: int):
+    done = perform(
+        lambda: operations.recuse(current_user, assignment_id, request.form.get("reason", "")),
+        gettext("You have stepped aside; the ministry will assign a replacement."),
+    )
+    return redirect(url_for(".mine") if done else url_for(".score", assignment_id=assignment_id))

@@ -1,0 +1,67 @@
+"""Web: the public notice and the roll of demonstration counties (no login), the objection form;
+ministry staff resolve objections from the application's page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from kxflow.core.extensions import limiter
+from kxflow.core.web import perform
+from kxflow.publicity import operations
+
+bp = Blueprint("publicity_web", __name__, template_folder="templates")
+
+
+@bp.get("/public/notices")
+def notices():
+    return render_template("publicity/notices.html", notices=operations.notices())
+
+
+@bp.route("/public/notices/<int:application_id>/objection", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["OBJECTION_RATE_LIMIT"], methods=["POST"])
+def objection(application_id: int):
+    notice = next((n for n in operations.notices() if n.application_id == application_id), None)
+    if notice is None:
+        return render_template("publicity/notices.html", notices=operations.notices(), missing=True), 404
+    if request.method == "POST":
+        scan = request.files.get("scan")
+        form = {k: request.form.get(k, "") for k in ("kind", "text", "unit_name", "person_name", "contact")}
+        done = perform(
+            lambda: operations.lodge(
+                application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
+            ),
+            gettext(
+                "Your objection has been received. The ministry will look into it; the county is not told who objected."
+            ),
+        )
+        if done:
+            return redirect(url_for(".notices"))
+    return render_template("publicity/objection.html", notice=notice, form=request.form)
+
+
+@bp.get("/public/counties")
+def roll():
+    return render_template("publicity/roll.html", entries=operations.roll())
+
+
+@bp.post("/objections/<int:objection_id>/resolve")
+@login_required
+def resolve(objection_id: int):
+    upheld = request.form.get("outcome") == "upheld"
+    application_id = request.form.get("application_id", type=int)
+    perform(
+        lambda: operations.resolve(current_user, objection_id, upheld=upheld, reason=request.form.get("reason", "")),
+        gettext("Objection upheld; the application is rejected.") if upheld else gettext("Objection dismissed."),
+    )
+    return redirect(url_for("applications_web.detail", application_id=application_id, _anchor="objections"))
+
+
+@bp.get("/objections/<int:objection_id>/scan")
+@login_required
+def scan(objection_id: int):
+    row, path = operations.scan_for_download(current_user, objection_id)
+    response = send_file(path, mimetype=row.scan_content_type, as_attachment=True, download_name=row.scan_original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

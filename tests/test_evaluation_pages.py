@@ -1,0 +1,128 @@
+"""The pages of the ministry half: the panel on an application's page, the expert's scoring form,
+inspection reports, the public notice with its objection form, objections resolved, the public roll."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from kxflow.core import clock
+from kxflow.experts.models import Assignment
+from kxflow.publicity.models import Objection
+from tests.files import PDF
+from tests.web_support import Browser
+
+
+def test_ministry_seats_a_panel_and_an_expert_scores_on_the_pages(world, app):
+    app_id = world.new_application()
+    world.to_ministry(app_id)
+    ministry = Browser(app, "ministry")
+    page = ministry.text(f"/applications/{app_id}")
+    assert "专家组" in page and "暂未指派专家" in page
+    r = ministry.post_form(f"/applications/{app_id}/panel", {"auto": "yes"}, page=f"/applications/{app_id}")
+    assert r.status_code == 302
+    assert world.db_count(Assignment, Assignment.application_id == app_id) == 3
+    world.walk(app_id, ("ministry_accept", "ministry"))
+
+    seated = world.api("get", f"/api/v1/applications/{app_id}/panel", "ministry").json["assignments"]
+    name = world.name_of(seated[0]["expert_id"])
+    expert = Browser(app, name)
+    assert expert.get("/tasks").headers["Location"].endswith("/assignments")
+    listing = expert.text("/assignments")
+    assert "安吉县" in listing and "未评分" in listing
+    form_page = f"/assignments/{seated[0]['id']}"
+    assert "成立由党委或政府主要领导任组长的科技领导小组" in expert.text(form_page)
+    bad = expert.post_form(form_page, {"score-incubators": "9", "comment": "好"})
+    assert bad.status_code == 200
+    assert (
+        "须在 0 至 5 之间" in bad.data.decode()
+        and world.db_scalar(
+            Assignment.__table__.select()
+            .with_only_columns(Assignment.scored_at)
+            .where(Assignment.id == seated[0]["id"])
+        )
+        is None
+    )
+    with app.app_context():
+        from kxflow.indicators.models import definition_for
+
+        items = definition_for("2026.1").scored
+    good = {f"score-{i.key}": str(i.weight) for i in items} | {"comment": "材料翔实"}
+    r = expert.post_form(form_page, good)
+    assert r.status_code == 302
+    assert "100" in expert.text("/assignments")
+    # someone else's assignment is not found; the ministry sees the total on the panel
+    other = Browser(app, world.name_of(seated[1]["expert_id"]))
+    assert other.get(form_page).status_code == 404
+    assert "100" in ministry.text(f"/applications/{app_id}")
+
+
+def test_conflicting_panel_is_flagged_on_the_page(world, app):
+    app_id = world.new_application()
+    world.to_expert_review(app_id)
+    world.score_panel(app_id, (0.95, 0.9, 0.4))
+    page = Browser(app, "ministry").text(f"/applications/{app_id}")
+    assert 'id="panel-conflicting"' in page and "意见分歧" in page
+
+
+def test_inspection_report_and_public_notice_pages(world, app):
+    app_id = world.new_application()
+    world.to_expert_review(app_id)
+    world.score_panel(app_id)
+    ministry = Browser(app, "ministry")
+    day = (clock.now() + timedelta(days=5)).date().isoformat()
+    r = ministry.post_form(
+        f"/applications/{app_id}/inspections",
+        {"scheduled_on": day, "place": "安吉县科技局", "team": [str(world.ids["expert_bj"])], "kind": "site"},
+        page=f"/applications/{app_id}",
+    )
+    assert r.status_code == 302
+    world.walk(app_id, ("schedule_inspection", "ministry"))
+    inspection_id = world.api("get", "/api/v1/inspections", "ministry").json[0]["id"]
+    member = Browser(app, "expert_bj")
+    page = member.text(f"/applications/{app_id}")
+    assert "记录考察报告" in page
+    html = member.get(f"/applications/{app_id}").data.decode()
+    from tests.web_support import csrf_token
+
+    r = member.client.post(
+        f"/inspections/{inspection_id}/report",
+        data={
+            "csrf_token": csrf_token(html),
+            "findings": "平台运行良好",
+            "recommendation": "pass",
+            "files": (io.BytesIO(PDF), "考察记录.pdf"),
+        },
+        headers=member.headers,
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    assert "考察记录.pdf" in ministry.text(f"/applications/{app_id}")
+    world.walk(app_id, ("pass_inspection", "ministry"))
+
+    public = Browser(app)  # nobody logged in
+    listing = public.text("/public/notices")
+    assert "安吉县" in listing and "浙江省" in listing
+    form = f"/public/notices/{app_id}/objection"
+    r = public.post_form(form, {"kind": "person", "text": "数据不实", "person_name": "李四", "contact": "不详"})
+    assert r.status_code == 200 and "请填写电话号码或电子邮箱" in r.data.decode()
+    assert world.db_count(Objection) == 0
+    r = public.post_form(form, {"kind": "person", "text": "数据不实", "person_name": "李四", "contact": "13900000000"})
+    assert r.status_code == 302 and world.db_count(Objection) == 1
+    assert public.get("/public/notices/999999/objection").status_code == 404
+
+    # the ministry resolves it on the application's page; the county's page shows no objector
+    page = ministry.text(f"/applications/{app_id}")
+    assert "李四" in page and "13900000000" in page
+    assert "李四" not in Browser(app, "zj_staff").text(f"/applications/{app_id}")
+    objection_id = world.api("get", f"/api/v1/applications/{app_id}/objections", "ministry").json[0]["id"]
+    r = ministry.post_form(
+        f"/objections/{objection_id}/resolve",
+        {"outcome": "dismissed", "reason": "经核实无误", "application_id": str(app_id)},
+        page=f"/applications/{app_id}",
+    )
+    assert r.status_code == 302
+    world.travel(clock.now() + timedelta(days=8))
+    world.walk(app_id, ("designate", "ministry"))
+    roll = Browser(app).text("/public/counties")
+    assert "安吉县" in roll and "已命名" in roll
