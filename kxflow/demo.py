@@ -32,6 +32,9 @@ DEMO_USERS = (
     ("sc_leader", "county_leader", "510129", None, "大邑县人民政府 吴县长"),
     ("expert_zj", "expert", None, "330000", "专家 孙教授（浙江）"),
     ("expert_sc", "expert", None, "510000", "专家 郑研究员（四川）"),
+    ("expert_bj", "expert", None, "110000", "专家 何教授（北京）"),
+    ("expert_js", "expert", None, "320000", "专家 吴研究员（江苏）"),
+    ("expert_hb", "expert", None, "420000", "专家 冯教授（湖北）"),
 )
 
 DEMO_INDICATORS = {
@@ -93,14 +96,22 @@ def seed_demo() -> list[tuple[str, str, str]]:
     return [(u.username, u.role, u.display_name) for u in users.values()]
 
 
-# (county code, name of its clerk and leader, where its demo application stands, the path there)
+# (county code, name, where its application in the open call stands)
 DEMO_STAGES = (
-    ("330521", "德清县", "county_review", ("submit",)),
-    ("510129", "大邑县", "province_review", ("submit", "county_approve")),
-    ("330522", "长兴县", "ministry_review", ("submit", "county_approve", "province_recommend")),
-    ("510131", "蒲江县", "expert_review", ("submit", "county_approve", "province_recommend", "ministry_accept")),
-    ("330421", "嘉善县", "rejected", ("submit", "county_approve", "province_reject")),
-    ("330122", "桐庐县", "withdrawn", ("submit", "withdraw")),
+    ("330521", "德清县", "county_review"),
+    ("510129", "大邑县", "province_review"),
+    ("330522", "长兴县", "ministry_review"),
+    ("510131", "蒲江县", "expert_review"),
+    ("330424", "海盐县", "site_inspection"),
+    ("330482", "平湖市", "publicity"),
+    ("330421", "嘉善县", "rejected"),
+    ("330122", "桐庐县", "withdrawn"),
+)
+# designated under a call three years ago, and what has happened since
+DEMO_HISTORY = (
+    ("330483", "桐乡市", "designated"),
+    ("510181", "都江堰市", "rectification"),
+    ("510182", "彭州市", "revoked"),
 )
 DEMO_ASSESSMENT_2024 = (
     ("330523", "先进", 92),
@@ -116,18 +127,15 @@ MINIMAL_PDF = (
 )
 
 
-def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
-    """So a newcomer can click through every stage that exists: one application at each, a round of
-    assessment results, and a site inspection on the calendar."""
-    import io
+class _Stages:
+    """Walks demo applications through the same operations the pages and the API call."""
 
-    from kxflow.applications.attachments import add_attachment
-    from kxflow.applications.operations import fire_trigger
-    from kxflow.assessments.operations import import_round
-    from kxflow.inspections.operations import schedule
+    def __init__(self, users: dict[str, User]) -> None:
+        self.users = users
+        self.ministry = users["ministry"]
 
-    def clerk_and_leader(code: str, name: str) -> tuple[User, User]:
-        found = {u.role: u for u in users.values() if u.county_code == code}
+    def county_users(self, code: str, name: str) -> tuple[User, User]:
+        found = {u.role: u for u in self.users.values() if u.county_code == code}
         for role, suffix, title in (
             ("county_staff", "", "科技局 经办人"),
             ("county_leader", "_leader", "人民政府 县长"),
@@ -142,35 +150,153 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
             )
         return found["county_staff"], found["county_leader"]
 
-    acting = {"submit": "clerk", "withdraw": "clerk", "county_approve": "leader", "ministry_accept": users["ministry"]}
-    for code, name, _stage, path in DEMO_STAGES:
-        clerk, leader = clerk_and_leader(code, name)
-        province = users["zj_province"] if code.startswith("33") else users["sc_province"]
+    def open(self, call: Call, code: str, name: str) -> tuple[Application, User, User]:
+        import io
+
+        from kxflow.applications.attachments import add_attachment
+
+        clerk, leader = self.county_users(code, name)
         app = create_application(clerk, call.id)
-        update_indicators(
-            clerk,
-            app.id,
-            {
-                **DEMO_INDICATORS,
-                "high_tech_enterprises": 9,
-                "tech_contract_turnover": 4200.0,
-                "people_trained": 12000,
-                "info_service_12396_coverage": 88.0,
-            },
-        )
+        values = {**DEMO_INDICATORS, "high_tech_enterprises": 9, "tech_contract_turnover": 4200.0}
+        update_indicators(clerk, app.id, {**values, "people_trained": 12000, "info_service_12396_coverage": 88.0})
         for kind in ("self_assessment_report", "fiscal_st_spending_evidence", "leadership_group_document"):
             add_attachment(clerk, app.id, kind, f"{name}{kind}.pdf", io.BytesIO(MINIMAL_PDF))
-        for trigger in path:
-            who = acting.get(trigger)
-            actor = clerk if who == "clerk" else leader if who == "leader" else who or province
-            fire_trigger(actor, app.id, trigger, comment="演示数据")
+        return app, clerk, leader
+
+    def fire(self, actor: User, app: Application, trigger: str, comment: str = "演示数据", **kw) -> None:
+        from kxflow.applications.operations import fire_trigger
+
+        fire_trigger(actor, app.id, trigger, comment=comment, **kw)
+
+    def to_ministry(self, app: Application, clerk: User, leader: User) -> None:
+        province = self.users["zj_province"] if app.province_code == "330000" else self.users["sc_province"]
+        self.fire(clerk, app, "submit")
+        self.fire(leader, app, "county_approve")
+        self.fire(province, app, "province_recommend")
+
+    def panel(self, app: Application, scored: int = 3) -> None:
+        from kxflow.experts.operations import assign, score
+        from kxflow.indicators.models import definition_for
+
+        rows = assign(self.ministry, app.id, auto=True)
+        self.fire(self.ministry, app, "ministry_accept")
+        items = definition_for(app.call.indicator_set_version).scored
+        for n, row in enumerate(rows[:scored]):
+            points = {i.key: round(i.weight * (0.92 - 0.04 * n), 1) for i in items}
+            score(db.session.get(User, row.expert_id), row.id, points, "材料翔实，数据可信。")
+
+    def inspect(self, app: Application, days: int, kind: str = "site", team: tuple[str, ...] = ("expert_bj",)):
+        from kxflow.inspections.operations import schedule
+
+        return schedule(
+            self.ministry,
+            app.id,
+            scheduled_on=(clock.now() + timedelta(days=days)).date(),
+            place=f"{app.county.name}科技局",
+            team=[self.users[name].id for name in team],
+            kind=kind,
+        )
+
+    def report(self, inspection, *, recommendation: str | None = None, result: str | None = None) -> None:
+        from kxflow.inspections.operations import record_report
+
+        record_report(
+            self.ministry,
+            inspection.id,
+            findings="听取汇报，查看平台与园区，核对财政科技支出凭证。",
+            recommendation=recommendation,
+            result=result,
+        )
+
+    def to_publicity(self, app: Application, days: int) -> None:
+        self.panel(app)
+        inspection = self.inspect(app, days)
+        self.fire(self.ministry, app, "schedule_inspection")
+        self.report(inspection, recommendation="pass")
+        self.fire(self.ministry, app, "pass_inspection")
+
+
+_STEPS_TO = {"county_review": 1, "province_review": 2, "ministry_review": 3}
+
+
+def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
+    """So a newcomer can click through every stage: one application at each in the open call, three
+    counties designated three years ago (one rectifying, one revoked), assessment results, objections."""
+    from kxflow.assessments.operations import import_round
+    from kxflow.publicity.operations import lodge
+
+    stages = _Stages(users)
+    for offset, (code, name, stage) in enumerate(DEMO_STAGES):
+        app, clerk, leader = stages.open(call, code, name)
+        if stage == "withdrawn":
+            stages.fire(clerk, app, "submit")
+            stages.fire(clerk, app, "withdraw")
+        elif stage == "rejected":
+            stages.fire(clerk, app, "submit")
+            stages.fire(leader, app, "county_approve")
+            stages.fire(users["zj_province"], app, "province_reject", comment="科技投入占比低于全省平均水平。")
+        elif stage in _STEPS_TO:
+            province = users["zj_province"] if code.startswith("33") else users["sc_province"]
+            path = (("submit", clerk), ("county_approve", leader), ("province_recommend", province))
+            for trigger, actor in path[: _STEPS_TO[stage]]:
+                stages.fire(actor, app, trigger)
+        else:
+            stages.to_ministry(app, clerk, leader)
+            if stage == "expert_review":
+                stages.panel(app, scored=2)  # one expert still to score
+                stages.inspect(app, 14, team=("expert_zj", "expert_sc"))
+            elif stage == "site_inspection":
+                stages.panel(app)
+                stages.inspect(app, 10 + offset)
+                stages.fire(users["ministry"], app, "schedule_inspection")
+            elif stage == "publicity":
+                stages.to_publicity(app, 3)
+                lodge(
+                    app.id,
+                    kind="person",
+                    text="该市2024年技术合同成交额统计口径与省统计年鉴不一致，请核实。",
+                    person_name="林某某",
+                    contact="13800000000",
+                )
+    _designated_three_years_ago(stages, users)
     rows = "县（市）代码,考核年度,考核结果,得分\n" + "".join(f"{c},2024,{r},{s}\n" for c, r, s in DEMO_ASSESSMENT_2024)
     import_round(users["ministry"], "2024年全国县（市）科技进步考核结果.csv", rows.encode("utf-8"))
-    pujiang = db.session.scalar(select(Application).where(Application.county_code == "510131"))
-    schedule(
-        users["ministry"],
-        pujiang.id,
-        scheduled_on=(clock.now() + timedelta(days=14)).date(),
-        place="蒲江县科技局",
-        team=[users["expert_zj"].id, users["expert_sc"].id],
-    )
+
+
+def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None:
+    ministry = users["ministry"]
+    now = clock.now()
+    start = now - timedelta(days=3 * 365 + 60)
+    with clock.at(start):
+        call = create_call(
+            ministry,
+            {
+                "title": f"{start.year}年度国家科技进步示范县（市）申报",
+                "year": start.year,
+                "opens_at": start - timedelta(days=1),
+                "county_deadline": start + timedelta(days=30),
+                "province_deadline": start + timedelta(days=45),
+                "province_quota": 3,
+                "min_experts": 3,
+                "score_threshold": 70.0,
+            },
+        )
+    for n, (code, name, fate) in enumerate(DEMO_HISTORY):
+        with clock.at(start + timedelta(hours=n)):
+            app, clerk, leader = stages.open(call, code, name)
+            stages.to_ministry(app, clerk, leader)
+            stages.to_publicity(app, 20 + n)
+        with clock.at(app.publicity_ends_at + timedelta(hours=1)):
+            stages.fire(ministry, app, "designate", comment="经公示无异议，予以命名。")
+        if fate == "designated":
+            continue
+        checked = now - timedelta(days=100 if fate == "revoked" else 40)
+        with clock.at(checked):
+            inspection = stages.inspect(app, 1, kind="recheck", team=("expert_js", "ministry"))
+        with clock.at(checked + timedelta(days=1, hours=8)):
+            stages.report(inspection, result="unsatisfactory")
+            deadline = clock.now() + timedelta(days=70) if fate == "revoked" else None
+            stages.fire(ministry, app, "fail_recheck", comment="科技投入连续两年下降，限期整改。", deadline=deadline)
+        if fate == "revoked":
+            with clock.at(now - timedelta(days=20)):
+                stages.fire(ministry, app, "revoke", comment="整改期满仍未达到示范县标准，撤销命名。")

@@ -118,6 +118,10 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     login(ministry, "ministry")
     open_from_tasks(ministry)
     assert buttons(ministry) == ["形式审查通过", "部级退回", "形式审查不通过"]
+    act(ministry, "形式审查通过")  # refused: no panel yet, and the page says why
+    expect(ministry.locator(".flash.error")).to_contain_text("至少须指派 3 名专家（现有 0 名）")
+    ministry.locator("#auto-panel").click()
+    expect(ministry.locator("#panel tbody tr")).to_have_count(3)
     act(ministry, "形式审查通过")
     expect(ministry.locator("#state-label")).to_have_text("专家评审")
     timeline = ministry.locator("#timeline li")

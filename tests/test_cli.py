@@ -50,20 +50,18 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
     with app.app_context():
         assert db.session.scalar(select(func.count(User.id))) == users  # a second run adds nothing
         states = set(db.session.scalars(select(Application.state)))
-        assert states == {
-            "draft",
-            "county_review",
-            "province_review",
-            "ministry_review",
-            "expert_review",
-            "rejected",
-            "withdrawn",
-        }
+        from kxflow.applications.workflow import STATE_NAMES
+
+        assert states == set(STATE_NAMES)  # a newcomer can click through every stage
         from kxflow.assessments.models import AssessmentResult
         from kxflow.inspections.models import Inspection
 
         assert db.session.scalar(select(func.count(AssessmentResult.id))) == 7
-        assert db.session.scalar(select(func.count(Inspection.id))) == 1
+        # 蒲江, 海盐 and 平湖 now; three site inspections and two re-checks of the earlier call
+        assert db.session.scalar(select(func.count(Inspection.id))) == 8
+        from kxflow.publicity.models import Objection
+
+        assert db.session.scalar(select(func.count(Objection.id))) == 1
 
 
 def test_load_regions_reports_what_it_loaded(app):

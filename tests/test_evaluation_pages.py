@@ -126,3 +126,33 @@ def test_inspection_report_and_public_notice_pages(world, app):
     world.walk(app_id, ("designate", "ministry"))
     roll = Browser(app).text("/public/counties")
     assert "安吉县" in roll and "已命名" in roll
+
+
+def test_every_demo_stage_opens_for_the_ministry_and_the_public(app):
+    from sqlalchemy import select
+
+    from kxflow.applications.models import Application
+    from kxflow.core.db import db
+    from kxflow.demo import DEMO_PASSWORD, seed_demo
+
+    with app.app_context():
+        seed_demo()
+        db.session.commit()
+        apps = {a.state: a.id for a in db.session.scalars(select(Application))}
+    ministry = app.test_client()
+    login = ministry.get("/login").data.decode()
+    from tests.web_support import csrf_token
+
+    r = ministry.post(
+        "/login", data={"username": "ministry", "password": DEMO_PASSWORD, "csrf_token": csrf_token(login)}
+    )
+    assert r.status_code == 302
+    for state, app_id in apps.items():
+        page = ministry.get(f"/applications/{app_id}")
+        assert page.status_code == 200, state
+    assert "林某某" in ministry.get(f"/applications/{apps['publicity']}").data.decode()
+    assert "意见分歧" not in ministry.get(f"/applications/{apps['expert_review']}").data.decode()
+    public = app.test_client()
+    assert "平湖市" in public.get("/public/notices").data.decode()
+    roll = public.get("/public/counties").data.decode()
+    assert all(name in roll for name in ("桐乡市", "都江堰市", "彭州市")) and "已撤销（摘牌）" in roll

@@ -5,6 +5,8 @@ All times are timezone-aware UTC; pages convert to Asia/Shanghai for display.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 _frozen: datetime | None = None
@@ -25,3 +27,14 @@ def freeze(at: datetime | None) -> None:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Runs a block as if it were ``moment`` (demo data with a history), then puts the clock back."""
+    previous = _frozen
+    freeze(moment)
+    try:
+        yield
+    finally:
+        freeze(previous)
