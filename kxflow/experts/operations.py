@@ -217,7 +217,7 @@ def _own_assignment(user: User, assignment_id: int, *, for_update: bool = False)
         Assignment.id == assignment_id, Assignment.expert_id == user.id, Assignment.recused_at.is_(None)
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Assignment)
     row = db.session.scalars(stmt).first()
     if row is None:
         raise NotFound()
