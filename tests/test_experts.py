@@ -227,3 +227,37 @@ def test_recusal_removes_the_expert_and_asks_for_a_replacement(world):
     added = world.api("post", f"/api/v1/applications/{app_id}/panel", "ministry", json={"auto": True}).json
     world.score(added[0]["id"], world.name_of(added[0]["expert_id"]), 0.9)
     assert world.fire(app_id, "schedule_inspection", "ministry").status_code == 200
+
+
+def test_experts_who_have_not_scored_are_reminded_before_the_due_date(world, app):
+    from datetime import timedelta
+
+    from kxflow.core.db import db
+    from kxflow.reminders.operations import scan_due
+
+    app_id = world.new_application()
+    seated = world.to_expert_review(app_id)
+    world.score(seated[0]["id"], world.name_of(seated[0]["expert_id"]))
+    accepted = world.db_application(app_id).state_changed_at
+    due = accepted + timedelta(days=14)  # the call's default review period
+
+    def reminded():
+        rows = world.db_count(Notification, Notification.event == "expert_due")
+        return rows
+
+    for moment in (due - timedelta(days=3, minutes=1), due - timedelta(days=3) + timedelta(minutes=1)):
+        world.travel(moment)
+        with app.app_context():
+            scan_due()
+            db.session.remove()
+    assert reminded() == 2  # the two who have not scored; the one who has is left alone
+    names = {world.name_of(a["expert_id"]) for a in seated[1:]}
+    for name in names:
+        message = world.api("get", "/api/v1/notifications", name).json["items"][0]["message"]
+        assert message.startswith("安吉县：请于 ") and "前完成评分，您尚未提交。" in message
+    world.score(seated[1]["id"], world.name_of(seated[1]["expert_id"]))
+    world.travel(due + timedelta(minutes=1))
+    with app.app_context():
+        scan_due()
+        db.session.remove()
+    assert reminded() == 3  # on the day: only the one still missing

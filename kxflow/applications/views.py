@@ -157,6 +157,7 @@ def _evaluation(app: Application) -> dict:
         context["can_seat"] = ministry and app.state in experts.PANEL_STATES
         context["eligible"] = experts.propose(user, app.id, size=100) if context["can_seat"] else []
         context["show_panel"] = True
+        context["review_due"] = reminders.expert_review_due(app) if app.state == "expert_review" else None
     rows = list(
         db.session.scalars(
             select(Inspection)

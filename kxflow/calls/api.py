@@ -41,6 +41,7 @@ class CallIn(Schema):
     publicity_days = fields.Integer(validate=validate.Range(min=1, max=60))
     rectification_days = fields.Integer(validate=validate.Range(min=1, max=3 * 365))
     score_gap = fields.Float(validate=validate.Range(min=0.1, max=100))
+    expert_review_days = fields.Integer(validate=validate.Range(min=1, max=90))
 
 
 class CallPatch(CallIn):
@@ -67,6 +68,7 @@ class CallOut(Schema):
     publicity_days = fields.Integer()
     rectification_days = fields.Integer()
     score_gap = fields.Float()
+    expert_review_days = fields.Integer()
 
     def _overrides(self, call) -> dict[str, int]:
         return {o.province_code: o.quota for o in call.quota_overrides}

@@ -24,7 +24,9 @@ class Call(db.Model):
             "sla_county_days >= 1 AND sla_province_days >= 1 AND sla_ministry_days >= 1 AND escalation_grace_days >= 0",
             name="sla_positive",
         ),
-        CheckConstraint("publicity_days >= 1 AND rectification_days >= 1", name="periods_positive"),
+        CheckConstraint(
+            "publicity_days >= 1 AND rectification_days >= 1 AND expert_review_days >= 1", name="periods_positive"
+        ),
         CheckConstraint("score_gap > 0", name="score_gap_positive"),
     )
 
@@ -54,6 +56,7 @@ class Call(db.Model):
     publicity_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     rectification_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
     score_gap: Mapped[float] = mapped_column(Float, default=20.0, server_default="20")
+    expert_review_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")  # scores due
     indicator_set_version: Mapped[str] = mapped_column(ForeignKey("indicator_sets.version"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

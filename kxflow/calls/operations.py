@@ -31,6 +31,7 @@ EDITABLE = (
     "publicity_days",
     "rectification_days",
     "score_gap",
+    "expert_review_days",
 )
 
 
@@ -59,7 +60,11 @@ def _check(call: Call, overrides: dict[str, int] | None, fields: dict[str, list[
         add("min_experts", gettext("Must be at least %(min)s.", min=1))
     if call.score_threshold is None or not 0 <= call.score_threshold <= 100:
         add("score_threshold", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
-    for name, low, high in (("publicity_days", 1, 60), ("rectification_days", 1, 3 * 365)):
+    for name, low, high in (
+        ("publicity_days", 1, 60),
+        ("rectification_days", 1, 3 * 365),
+        ("expert_review_days", 1, 90),
+    ):
         if not low <= (getattr(call, name) or 0) <= high:
             add(name, gettext("Must be between %(min)s and %(max)s.", min=low, max=high))
     if call.score_gap is None or not 0 < call.score_gap <= 100:
@@ -104,6 +109,7 @@ def create_call(user: User, data: dict[str, Any]) -> Call:
         publicity_days=data.get("publicity_days", 7),
         rectification_days=data.get("rectification_days", 365),
         score_gap=data.get("score_gap", 20.0),
+        expert_review_days=data.get("expert_review_days", 14),
         created_by_id=user.id,
     )
     overrides = data.get("quota_overrides") or {}

@@ -174,6 +174,12 @@ def render_message(n: Notification, locale: str) -> str:
         return gettext("%(county)s: the %(what)s of %(date)s has no report yet. Please record it.", **values)
     if n.event == "expert_assigned":
         return gettext("%(county)s: you are on the expert panel for this application. Please score it.", county=county)
+    if n.event == "expert_due":
+        return gettext(
+            "%(county)s: your scores are due by %(date)s and are not in yet. Please score.",
+            county=county,
+            date=fmt_dt(datetime.fromisoformat(p["due"])),
+        )
     if n.event == "expert_recused":
         return gettext(
             "%(county)s: expert %(expert)s stepped aside (回避): %(reason)s. Please assign a replacement.",

@@ -19,6 +19,7 @@ REMINDER_KINDS = (
     "press",
     "inspection_soon",
     "publicity_end",
+    "expert_due",
     "inspection_overdue",
 )
 

@@ -39,6 +39,13 @@ PRESSERS = {
 }
 
 
+EXPERT_REMIND_DAYS_BEFORE = (3, 0)  # experts who have not scored: three days before, and on the day
+
+
+def expert_review_due(app: Application) -> datetime:
+    return app.state_changed_at + timedelta(days=app.call.expert_review_days)
+
+
 def sla_deadline(app: Application) -> datetime | None:
     setting = SLA.get(app.state)
     if setting is None:
@@ -94,13 +101,17 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
             )
     if app.state == "publicity" and app.publicity_ends_at is not None:
         add("publicity_end", app.publicity_ends_at)
+    if app.state == "expert_review":
+        due = expert_review_due(app)
+        for days in EXPERT_REMIND_DAYS_BEFORE:
+            add("expert_due", due - timedelta(days=days), days)
     if rows:
         db.session.execute(insert(Reminder), rows)
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:
     """Cancels the reminders of the stage the application left and plans those of the one it is in."""
-    _cancel_pending(app, ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end"))
+    _cancel_pending(app, ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end", "expert_due"))
     _plan(app, entered_by)
 
 
@@ -141,9 +152,16 @@ def send_one(reminder_id: int) -> int:
         params["deadline"] = app.call.county_deadline.isoformat()
     elif reminder.kind == "province_deadline":
         params["deadline"] = app.call.province_deadline.isoformat()
-    role = SLA[app.state][1] if reminder.kind == "escalation" else HOLDER_ROLE[app.state]
+    if reminder.kind == "expert_due":
+        from kxflow.experts.operations import active_assignments
+
+        params["due"] = expert_review_due(app).isoformat()
+        recipients = [a.expert_id for a in active_assignments(app.id) if a.scores is None]
+    else:
+        role = SLA[app.state][1] if reminder.kind == "escalation" else HOLDER_ROLE[app.state]
+        recipients = _recipients(app, role)
     written = notify_users(
-        _recipients(app, role),
+        recipients,
         application_id=app.id,
         event=reminder.kind,
         params=params,
