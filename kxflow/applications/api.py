@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import send_file
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -226,6 +225,4 @@ def upload(form, files, application_id: int):
 @blp.route("/<int:application_id>/attachments/<int:attachment_id>", methods=["GET"])
 def download(application_id: int, attachment_id: int):
     row, path = attachments.attachment_for_download(api_user(), application_id, attachment_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachments.download(path, row.content_type, row.original_name)

@@ -5,7 +5,7 @@ Thin: each view checks the session user, reads the form, calls the operations th
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -273,9 +273,7 @@ def upload(application_id: int):
 @login_required
 def download(application_id: int, attachment_id: int):
     row, path = attachments.attachment_for_download(current_user, application_id, attachment_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachments.download(path, row.content_type, row.original_name)
 
 
 @bp.post("/applications/<int:application_id>/press")

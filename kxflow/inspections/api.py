@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import send_file
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from kxflow.applications.attachments import download as file_download
 from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
@@ -115,9 +115,7 @@ def report(form, files, inspection_id: int):
 @blp.route("/inspections/<int:inspection_id>/files/<int:file_id>", methods=["GET"])
 def download(inspection_id: int, file_id: int):
     row, path = operations.file_for_download(api_user(), inspection_id, file_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_download(path, row.content_type, row.original_name)
 
 
 @blp.route("/rechecks/plan", methods=["POST"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, redirect, request, send_file, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from kxflow.applications.attachments import download as file_download
 from kxflow.core.errors import Invalid
 from kxflow.core.web import flash_problems, perform
 from kxflow.inspections import operations
@@ -65,6 +66,4 @@ def report(inspection_id: int):
 @login_required
 def download(inspection_id: int, file_id: int):
     row, path = operations.file_for_download(current_user, inspection_id, file_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_download(path, row.content_type, row.original_name)

@@ -3,11 +3,12 @@ ministry staff list and resolve objections."""
 
 from __future__ import annotations
 
-from flask import current_app, send_file
+from flask import current_app
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from kxflow.applications.attachments import download as file_download
 from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime
@@ -121,6 +122,4 @@ def resolve(body, objection_id: int):
 @blp.route("/objections/<int:objection_id>/scan", methods=["GET"])
 def scan(objection_id: int):
     row, path = operations.scan_for_download(api_user(), objection_id)
-    response = send_file(path, mimetype=row.scan_content_type, as_attachment=True, download_name=row.scan_original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_download(path, row.scan_content_type, row.scan_original_name)

@@ -3,10 +3,11 @@ ministry staff resolve objections from the application's page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from kxflow.applications.attachments import download as file_download
 from kxflow.core.extensions import limiter
 from kxflow.core.web import perform
 from kxflow.publicity import operations
@@ -62,6 +63,4 @@ def resolve(objection_id: int):
 @login_required
 def scan(objection_id: int):
     row, path = operations.scan_for_download(current_user, objection_id)
-    response = send_file(path, mimetype=row.scan_content_type, as_attachment=True, download_name=row.scan_original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_download(path, row.scan_content_type, row.scan_original_name)
