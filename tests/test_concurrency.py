@@ -60,3 +60,57 @@ def test_two_recommendations_cannot_both_take_the_last_place(app, client):
         world.walk(winner, ("province_return", "zj_reviewer"))
         world.walk(winner, ("submit", "zj_staff" if winner == a else "zj2_staff"))
         world.walk(winner, ("county_approve", "zj_leader" if winner == a else "zj2_leader"))
+
+
+def post_at_once(world, path, user, bodies):
+    """POSTs every body to one path at the same moment, each on its own client/connection."""
+    barrier = threading.Barrier(len(bodies))
+    results = [None] * len(bodies)
+    headers = world.headers(user)
+
+    def run(i, body):
+        client = world.app.test_client()
+        barrier.wait()
+        r = client.post(path, json=body, headers=headers)
+        results[i] = (r.status_code, r.json)
+
+    threads = [threading.Thread(target=run, args=(i, b)) for i, b in enumerate(bodies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_one_seat_for_an_expert_however_many_assign_them_at_once(world):
+    from kxflow.experts.models import Assignment
+
+    app_id = world.new_application()
+    world.to_ministry(app_id)
+    body = {"expert_ids": [world.ids["expert_bj"]]}
+    results = post_at_once(world, f"/api/v1/applications/{app_id}/panel", "ministry", [body] * 6)
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 201 and codes.count(201) == 1, results
+    assert all(code in (409, 422) for code in codes[1:]), results  # told it is taken, in a clean envelope
+    assert world.db_count(Assignment, Assignment.application_id == app_id) == 1
+
+
+def test_an_objection_is_resolved_once(world):
+    from kxflow.publicity.models import Objection
+
+    app_id = world.new_application()
+    world.to_publicity(app_id)
+    r = world.api(
+        "post",
+        f"/api/v1/public/notices/{app_id}/objections",
+        data={"kind": "person", "text": "不实", "person_name": "王五", "contact": "13700000000"},
+    )
+    objection_id = r.json["id"]
+    bodies = [{"upheld": i % 2 == 0, "reason": f"理由{i}"} for i in range(6)]
+    results = post_at_once(world, f"/api/v1/objections/{objection_id}/resolve", "ministry", bodies)
+    codes = sorted(code for code, _ in results)
+    assert codes == [200] + [409] * 5, results
+    winner = next(body for code, body in results if code == 200)
+    state = world.db_application(app_id).state
+    assert state == ("rejected" if winner["status"] == "upheld" else "publicity")
+    assert world.db_count(Objection, Objection.status != "open") == 1

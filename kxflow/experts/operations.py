@@ -201,6 +201,7 @@ def assign(
         for e in experts
     ]
     db.session.add_all(rows)
+    app.updated_at = now  # bumps the version: of two panels seated at once, the second is told (SQLite too)
     db.session.flush()
     notify_users(
         [e.id for e in experts],

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import IO
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -176,11 +176,20 @@ def resolve(user: User, objection_id: int, *, upheld: bool, reason: str) -> Obje
     app = get_application(user, row.application_id)
     if app.state != "publicity":
         raise Conflict(gettext("The application is no longer under public notice."), state=app.state)
-    row.status = "upheld" if upheld else "dismissed"
-    row.resolution = reason
-    row.resolved_by_id = user.id
-    row.resolved_at = clock.now()
-    db.session.flush()
+    # only the first of two people deciding at once changes the row (SQLite ignores FOR UPDATE)
+    decided = db.session.execute(
+        update(Objection)
+        .where(Objection.id == row.id, Objection.status == "open")
+        .values(
+            status="upheld" if upheld else "dismissed",
+            resolution=reason,
+            resolved_by_id=user.id,
+            resolved_at=clock.now(),
+        )
+    )
+    if decided.rowcount != 1:
+        raise Conflict(gettext("This objection has already been resolved."))
+    db.session.refresh(row)
     if upheld:
         fire_trigger(user, app.id, "uphold_objection", comment=reason)
     return row
