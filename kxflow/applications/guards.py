@@ -169,7 +169,7 @@ def panel_ready(ctx: GuardContext) -> list[str]:
 
 
 def all_scored(ctx: GuardContext) -> list[str]:
-    rows, summary = ctx.panel
+    rows, _ = ctx.panel
     minimum = ctx.application.call.min_experts
     if len(rows) < minimum:
         return [gettext("The panel has %(n)s experts; at least %(min)s are needed.", n=len(rows), min=minimum)]

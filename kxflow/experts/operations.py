@@ -24,9 +24,10 @@ from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_users
+from kxflow.regions.models import County, Province
 
-PANEL_STATES = ("ministry_review", "expert_review")  # a panel is set before acceptance, and added to during review
-OPEN_REVIEW_STATES = PANEL_STATES  # assignments that still count towards an expert's load
+# a panel is seated before acceptance and added to during review; its seats count towards an expert's load
+PANEL_STATES = ("ministry_review", "expert_review")
 
 
 def _require_ministry(user: User) -> None:
@@ -48,8 +49,6 @@ def set_profile(user: User, expert_id: int, *, field_name: str, conflicts: list[
     expert = db.session.get(User, expert_id)
     if expert is None or expert.role != Role.EXPERT:
         raise NotFound()
-    from kxflow.regions.models import County, Province
-
     problems = []
     for item in conflicts:
         county, province = item.get("county_code"), item.get("province_code")
@@ -91,7 +90,7 @@ def _loads() -> dict[int, int]:
     rows = db.session.execute(
         select(Assignment.expert_id, func.count(Assignment.id))
         .join(Application, Application.id == Assignment.application_id)
-        .where(Assignment.recused_at.is_(None), Application.state.in_(OPEN_REVIEW_STATES))
+        .where(Assignment.recused_at.is_(None), Application.state.in_(PANEL_STATES))
         .group_by(Assignment.expert_id)
     )
     return dict(rows.all())
@@ -311,10 +310,8 @@ def score(
         fields["scores"] = [gettext("Not a scoring item: %(keys)s.", keys=", ".join(sorted(unknown)))]
     veto_keys = {i.key for i in (*definition.inputs, *definition.computed) if i.veto}
     veto_failed = list(dict.fromkeys(veto_failed or []))
-    if set(veto_failed) - veto_keys:
-        fields["veto_failed"] = [
-            gettext("Not a veto item: %(keys)s.", keys=", ".join(sorted(set(veto_failed) - veto_keys)))
-        ]
+    if not_veto := sorted(set(veto_failed) - veto_keys):
+        fields["veto_failed"] = [gettext("Not a veto item: %(keys)s.", keys=", ".join(not_veto))]
     if not (comment or "").strip():
         fields["comment"] = [gettext("This field is required.")]
     if fields:
@@ -365,5 +362,6 @@ def panel(user: User, application_id: int) -> tuple[Application, list[Assignment
     elif user.role != Role.MINISTRY_STAFF:
         raise Forbidden()
     rows = list(db.session.scalars(stmt))
-    summary = aggregate(app) if user.role == Role.MINISTRY_STAFF else None
+    seated = [r for r in rows if r.recused_at is None]
+    summary = aggregate(app, seated) if user.role == Role.MINISTRY_STAFF else None
     return app, rows, summary

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import IO
 
 from flask_babel import gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -155,11 +155,6 @@ def of_application(user: User, application_id: int) -> list[Objection]:
     _require_ministry(user)
     app = get_application(user, application_id)
     return list(db.session.scalars(select(Objection).where(Objection.application_id == app.id).order_by(Objection.id)))
-
-
-def open_count(user: User) -> int:
-    _require_ministry(user)
-    return db.session.scalar(select(func.count(Objection.id)).where(Objection.status == "open"))
 
 
 def resolve(user: User, objection_id: int, *, upheld: bool, reason: str) -> Objection:
