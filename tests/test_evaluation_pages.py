@@ -156,3 +156,28 @@ def test_every_demo_stage_opens_for_the_ministry_and_the_public(app):
     assert "平湖市" in public.get("/public/notices").data.decode()
     roll = public.get("/public/counties").data.decode()
     assert all(name in roll for name in ("桐乡市", "都江堰市", "彭州市")) and "已撤销（摘牌）" in roll
+
+
+def test_ministry_keeps_the_expert_pool_on_its_page(world, app):
+    ministry = Browser(app, "ministry")
+    page = ministry.text("/experts")
+    assert "专家库" in page and "expert_js" in page
+    r = ministry.post_form(
+        f"/experts/{world.ids['expert_js']}/profile", {"field": "农业", "conflicts": "330523\n110000"}
+    )
+    assert r.status_code == 302
+    pool = {e["username"]: e for e in world.api("get", "/api/v1/experts", "ministry").json}
+    assert pool["expert_js"]["field"] == "农业"
+    assert {(c["county_code"], c["province_code"]) for c in pool["expert_js"]["conflicts"]} == {
+        ("330523", None),
+        (None, "110000"),
+    }
+    r = ministry.post_form(f"/experts/{world.ids['expert_js']}/profile", {"field": "农业", "conflicts": "999999"})
+    assert "没有代码为 999999 的县" in ministry.text("/experts")
+    pool = {e["username"]: e for e in world.api("get", "/api/v1/experts", "ministry").json}
+    assert len(pool["expert_js"]["conflicts"]) == 2  # the refused edit wrote nothing
+    app_id = world.new_application()  # 安吉县 (330523)
+    world.to_ministry(app_id)
+    proposal = world.api("get", f"/api/v1/applications/{app_id}/panel/proposal?size=5", "ministry").json
+    assert "expert_js" not in [e["username"] for e in proposal]
+    assert Browser(app, "zj_staff").get("/experts").status_code == 403

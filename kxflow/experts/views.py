@@ -14,6 +14,30 @@ from kxflow.indicators.models import definition_for
 bp = Blueprint("experts_web", __name__, template_folder="templates")
 
 
+@bp.get("/experts")
+@login_required
+def pool():
+    return render_template("experts/pool.html", entries=operations.pool(current_user))
+
+
+@bp.post("/experts/<int:expert_id>/profile")
+@login_required
+def profile(expert_id: int):
+    """The field and the declared conflicts, one six-digit division code per line (a county or a province)."""
+    codes = [c.strip() for c in request.form.get("conflicts", "").replace(",", "\n").splitlines() if c.strip()]
+    conflicts = [
+        {"province_code": code} if code.endswith("0000") else {"county_code": code, "province_code": None}
+        for code in codes
+    ]
+    perform(
+        lambda: operations.set_profile(
+            current_user, expert_id, field_name=request.form.get("field", ""), conflicts=conflicts
+        ),
+        gettext("Expert profile saved."),
+    )
+    return redirect(url_for(".pool"))
+
+
 @bp.post("/applications/<int:application_id>/panel")
 @login_required
 def assign(application_id: int):
