@@ -261,3 +261,30 @@ def test_experts_who_have_not_scored_are_reminded_before_the_due_date(world, app
         scan_due()
         db.session.remove()
     assert reminded() == 3  # on the day: only the one still missing
+
+
+def test_the_database_keeps_one_conflict_per_county_and_one_seat_per_expert(world, app):
+    from sqlalchemy.exc import IntegrityError
+
+    from kxflow.core.db import db
+
+    app_id = world.new_application()
+    world.to_ministry(app_id)
+    expert = world.ids["expert_bj"]
+    rows = [
+        lambda: ExpertConflict(user_id=expert, county_code="330523"),
+        lambda: ExpertConflict(user_id=expert, province_code="330000"),
+        lambda: Assignment(application_id=app_id, expert_id=expert, assigned_by_id=world.ids["ministry"]),
+    ]
+    with app.app_context():
+        for make in rows:
+            db.session.add(make())
+            db.session.commit()
+            db.session.add(make())
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
+        db.session.add(ExpertConflict(user_id=expert, county_code="330521", province_code="330000"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()  # one county or one province, not both
+        db.session.rollback()

@@ -171,3 +171,22 @@ def test_the_ministry_is_prompted_when_the_notice_ends(world, noticed, app):
     assert prompts() == 1  # once, to the one ministry user, however often the scan runs
     message = world.api("get", "/api/v1/notifications", "ministry").json["items"][0]["message"]
     assert message == "安吉县：公示期已满，请办理命名或作出决定。"
+
+
+def test_the_database_refuses_an_unstamped_unit_or_an_anonymous_person(world, noticed, app):
+    from sqlalchemy.exc import IntegrityError
+
+    from kxflow.core.db import db
+
+    with app.app_context():
+        for row in (
+            Objection(application_id=noticed, kind="unit", unit_name="某协会", text="x"),
+            Objection(application_id=noticed, kind="person", person_name="张三", text="x"),
+            Objection(
+                application_id=noticed, kind="person", person_name="张三", contact="1", text="x", status="upheld"
+            ),
+        ):
+            db.session.add(row)
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()

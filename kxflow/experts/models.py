@@ -32,7 +32,23 @@ class ExpertConflict(db.Model):
     __tablename__ = "expert_conflicts"
     __table_args__ = (
         CheckConstraint("(county_code IS NULL) <> (province_code IS NULL)", name="county_or_province"),
-        UniqueConstraint("user_id", "county_code", "province_code", name="uq_expert_conflicts_once"),
+        # NULLs never collide in a plain unique key, so one partial index per kind of conflict
+        Index(
+            "uq_expert_conflicts_county",
+            "user_id",
+            "county_code",
+            unique=True,
+            postgresql_where=text("county_code IS NOT NULL"),
+            sqlite_where=text("county_code IS NOT NULL"),
+        ),
+        Index(
+            "uq_expert_conflicts_province",
+            "user_id",
+            "province_code",
+            unique=True,
+            postgresql_where=text("province_code IS NOT NULL"),
+            sqlite_where=text("province_code IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

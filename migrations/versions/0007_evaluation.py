@@ -31,11 +31,12 @@ def upgrade():
     sa.ForeignKeyConstraint(['county_code'], ['counties.code'], name=op.f('fk_expert_conflicts_county_code_counties')),
     sa.ForeignKeyConstraint(['province_code'], ['provinces.code'], name=op.f('fk_expert_conflicts_province_code_provinces')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_expert_conflicts_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_conflicts')),
-    sa.UniqueConstraint('user_id', 'county_code', 'province_code', name='uq_expert_conflicts_once')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_conflicts'))
     )
     with op.batch_alter_table('expert_conflicts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_expert_conflicts_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_expert_conflicts_county', ['user_id', 'county_code'], unique=True, postgresql_where=sa.text('county_code IS NOT NULL'), sqlite_where=sa.text('county_code IS NOT NULL'))
+        batch_op.create_index('uq_expert_conflicts_province', ['user_id', 'province_code'], unique=True, postgresql_where=sa.text('province_code IS NOT NULL'), sqlite_where=sa.text('province_code IS NOT NULL'))
 
     op.create_table('expert_profiles',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -191,6 +192,8 @@ def downgrade():
     op.drop_table('expert_assignments')
     op.drop_table('expert_profiles')
     with op.batch_alter_table('expert_conflicts', schema=None) as batch_op:
+        batch_op.drop_index('uq_expert_conflicts_province')
+        batch_op.drop_index('uq_expert_conflicts_county')
         batch_op.drop_index(batch_op.f('ix_expert_conflicts_user_id'))
 
     op.drop_table('expert_conflicts')
