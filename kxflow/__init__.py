@@ -82,6 +82,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.calls.views import bp as calls_web
     from kxflow.core.web import init_web
     from kxflow.experts.views import bp as experts_web
+    from kxflow.indicators.views import bp as indicators_web
     from kxflow.inspections.views import bp as inspections_web
     from kxflow.notifications.views import bp as notifications_web
     from kxflow.publicity.views import bp as publicity_web
@@ -94,6 +95,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         notifications_web,
         assessments_web,
         experts_web,
+        indicators_web,
         inspections_web,
         publicity_web,
     ):

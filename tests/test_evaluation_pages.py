@@ -181,3 +181,26 @@ def test_ministry_keeps_the_expert_pool_on_its_page(world, app):
     proposal = world.api("get", f"/api/v1/applications/{app_id}/panel/proposal?size=5", "ministry").json
     assert "expert_js" not in [e["username"] for e in proposal]
     assert Browser(app, "zj_staff").get("/experts").status_code == 403
+
+
+def test_ministry_publishes_an_indicator_set_by_editing_the_latest(world, app):
+    import json
+
+    from kxflow.indicators.models import IndicatorSet
+
+    ministry = Browser(app, "ministry")
+    page = ministry.text("/indicator-sets")
+    assert "2026.1" in page and "校验并发布" in page
+    with app.app_context():
+        from kxflow.core.db import db
+
+        raw = db.session.get(IndicatorSet, "2026.1").definition
+    broken = {**raw, "version": "2027.1", "total_weight": 99}
+    r = ministry.post_form("/indicator-sets", {"text": json.dumps(broken, ensure_ascii=False)})
+    assert r.status_code == 200 and "指标体系不合规：" in r.data.decode()
+    assert world.db_count(IndicatorSet, IndicatorSet.version == "2027.1") == 0
+    assert "2027.1" in r.data.decode()  # the edited text is kept for correcting
+    r = ministry.post_form("/indicator-sets", {"text": json.dumps({**raw, "version": "2027.1"}, ensure_ascii=False)})
+    assert r.status_code == 302
+    assert world.db_count(IndicatorSet, IndicatorSet.version == "2027.1") == 1
+    assert Browser(app, "zj_reviewer").get("/indicator-sets").status_code == 403
