@@ -46,6 +46,7 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RECHECK_CYCLE_YEARS": int(os.environ.get("RECHECK_CYCLE_YEARS", "3")),  # designated counties re-checked
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour"),
         "API_TITLE": "kxflow",
         "API_VERSION": "v1",

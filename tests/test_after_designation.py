@@ -124,3 +124,23 @@ def test_report_is_validated_and_only_the_team_or_ministry_writes_it(world):
     assert world.report(inspection_id, user="expert_hb", result="excellent").status_code == 404
     assert world.report(inspection_id, user="zj_staff", result="excellent").status_code == 403
     assert world.report(inspection_id, user="expert_js", result="excellent").status_code == 200
+
+
+def test_a_designated_county_shows_its_next_recheck(world, app):
+    from tests.web_support import Browser
+
+    app_id = world.new_application()
+    designate(world, app_id)
+    designated = world.db_application(app_id).designated_at.astimezone(CHINA).date()
+    page = Browser(app, "zj_staff").text(f"/applications/{app_id}")
+    assert f"下次复查: {designated.year + 3}年{designated.month}月{designated.day}日" in page.replace("：", ": ")
+
+
+def test_the_recheck_cycle_survives_29_february():
+    from datetime import date
+
+    from kxflow.inspections.operations import recheck_due
+
+    leap = datetime(2024, 2, 29, 9, 0, tzinfo=CHINA)
+    assert recheck_due(leap, 3, date(2026, 1, 1)) == date(2027, 2, 28)
+    assert recheck_due(leap, 3, date(2031, 6, 1)) == date(2030, 2, 28)  # the cycle in progress

@@ -5,7 +5,7 @@ Thin: each view checks the session user, reads the form, calls the operations th
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -166,6 +166,11 @@ def _evaluation(app: Application) -> dict:
         )
     )
     context["inspections"] = rows
+    context["recheck_due"] = (
+        inspections.recheck_due(app.designated_at, current_app.config["RECHECK_CYCLE_YEARS"], inspections.today())
+        if app.state == "designated" and app.designated_at
+        else None
+    )
     context["reportable"] = {
         i.id
         for i in rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
@@ -62,7 +63,7 @@ class ReportFilesIn(Schema):
 
 
 class RecheckPlanIn(Schema):
-    years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
+    years = fields.Integer(validate=validate.Range(min=1, max=10))  # default: RECHECK_CYCLE_YEARS
     teams = fields.List(fields.List(fields.Integer()), required=True, validate=validate.Length(min=1))
     start_on = fields.Date(required=True)
     horizon_days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=3 * 365))
@@ -124,6 +125,7 @@ def download(inspection_id: int, file_id: int):
 def plan_rechecks(body):
     """Give every designated county due for its re-check a date and a team, announced to both."""
     with transaction():
+        body.setdefault("years", current_app.config["RECHECK_CYCLE_YEARS"])
         rows = operations.plan_rechecks(api_user(), **body)
     return rows
 

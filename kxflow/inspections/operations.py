@@ -38,7 +38,7 @@ def _morning(day: date) -> datetime:
     return datetime.combine(day, time(9, 0), tzinfo=CHINA)
 
 
-def _today() -> date:
+def today() -> date:
     return clock.now().astimezone(CHINA).date()
 
 
@@ -149,7 +149,7 @@ def schedule(
     if app.state not in SCHEDULE_STATES[kind]:
         raise Conflict(gettext("An inspection of this kind cannot be set at this stage."), state=app.state)
     fields: dict[str, list[str]] = {}
-    if scheduled_on < _today():
+    if scheduled_on < today():
         fields["scheduled_on"] = [gettext("The date has passed.")]
     if not place.strip():
         fields["place"] = [gettext("This field is required.")]
@@ -270,8 +270,23 @@ def file_for_download(user: User, inspection_id: int, file_id: int) -> tuple[Ins
 def mine(user: User, *, upcoming_only: bool = True) -> list[Inspection]:
     stmt = select(Inspection).where(visible(user))
     if upcoming_only:
-        stmt = stmt.where(or_(Inspection.scheduled_on >= _today(), Inspection.report_recorded_at.is_(None)))
+        stmt = stmt.where(or_(Inspection.scheduled_on >= today(), Inspection.report_recorded_at.is_(None)))
     return list(db.session.scalars(stmt.order_by(Inspection.scheduled_on, Inspection.id)))
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def recheck_due(designated_at: datetime, years: int, today: date) -> date:
+    """The re-check date of the current cycle: every ``years`` after designation, the first not long past."""
+    cycle = _add_years(designated_at.astimezone(CHINA).date(), years)
+    while cycle < today - timedelta(days=365 * years):  # an old designation: the current cycle
+        cycle = _add_years(cycle, years)
+    return cycle
 
 
 def plan_rechecks(
@@ -283,7 +298,7 @@ def plan_rechecks(
     fields: dict[str, list[str]] = {}
     if not 1 <= years <= 10:
         fields["years"] = [gettext("Must be between %(min)s and %(max)s.", min=1, max=10)]
-    if start_on < _today():
+    if start_on < today():
         fields["start_on"] = [gettext("The date has passed.")]
     all_ids = [uid for t in teams for uid in t]
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(all_ids or [-1])))}
@@ -299,10 +314,7 @@ def plan_rechecks(
     ).all()
     due: list[tuple[date, Application]] = []
     for app in designated:
-        anniversary = app.designated_at.astimezone(CHINA).date()
-        cycle = anniversary.replace(year=anniversary.year + years)
-        while cycle < start_on - timedelta(days=365 * years):  # an old designation: the current cycle
-            cycle = cycle.replace(year=cycle.year + years)
+        cycle = recheck_due(app.designated_at, years, start_on)
         already = db.session.scalar(
             select(Inspection.id).where(
                 Inspection.application_id == app.id,
