@@ -13,24 +13,29 @@ from tests.factories import build_world
 N = 8
 
 
-def race(world, calls):
-    """Runs each (app_id, trigger, user) at the same moment, each on its own client/connection."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-    headers = [world.headers(user) for _, _, user in calls]
+def at_once(world, requests):
+    """POSTs each (path, body, user) at the same moment, each on its own client/connection."""
+    barrier = threading.Barrier(len(requests))
+    results = [None] * len(requests)
+    headers = [world.headers(user) for _, _, user in requests]
 
-    def run(i, app_id, trigger):
+    def run(i, path, body):
         client = world.app.test_client()
         barrier.wait()
-        r = client.post(f"/api/v1/applications/{app_id}/transitions", json={"trigger": trigger}, headers=headers[i])
+        r = client.post(path, json=body, headers=headers[i])
         results[i] = (r.status_code, r.json)
 
-    threads = [threading.Thread(target=run, args=(i, a, t)) for i, (a, t, _) in enumerate(calls)]
+    threads = [threading.Thread(target=run, args=(i, p, b)) for i, (p, b, _) in enumerate(requests)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     return results
+
+
+def race(world, calls):
+    """Fires each (app_id, trigger, user) at the same moment."""
+    return at_once(world, [(f"/api/v1/applications/{a}/transitions", {"trigger": t}, user) for a, t, user in calls])
 
 
 def test_one_winner_among_concurrent_recommendations(world):
@@ -63,23 +68,7 @@ def test_two_recommendations_cannot_both_take_the_last_place(app, client):
 
 
 def post_at_once(world, path, user, bodies):
-    """POSTs every body to one path at the same moment, each on its own client/connection."""
-    barrier = threading.Barrier(len(bodies))
-    results = [None] * len(bodies)
-    headers = world.headers(user)
-
-    def run(i, body):
-        client = world.app.test_client()
-        barrier.wait()
-        r = client.post(path, json=body, headers=headers)
-        results[i] = (r.status_code, r.json)
-
-    threads = [threading.Thread(target=run, args=(i, b)) for i, b in enumerate(bodies)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
+    return at_once(world, [(path, body, user) for body in bodies])
 
 
 def test_one_seat_for_an_expert_however_many_assign_them_at_once(world):

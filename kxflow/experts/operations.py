@@ -23,7 +23,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
 from kxflow.indicators.models import definition_for
-from kxflow.notifications.operations import notify_users
+from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.regions.models import County, Province
 
 # a panel is seated before acceptance and added to during review; its seats count towards an expert's load
@@ -245,9 +245,8 @@ def recuse(user: User, assignment_id: int, reason: str) -> Assignment:
     )
     if exists is None:
         db.session.add(ExpertConflict(user_id=user.id, county_code=app.county_code, reason=reason[:200]))
-    ministry = db.session.scalars(select(User.id).where(User.role == Role.MINISTRY_STAFF, User.active.is_(True)))
     notify_users(
-        list(ministry),
+        active_ids(Role.MINISTRY_STAFF),
         application_id=app.id,
         event="expert_recused",
         params={"county": app.county.name, "expert": _name(user), "reason": row.recusal_reason},

@@ -26,7 +26,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
 from kxflow.inspections.models import Inspection, InspectionFile, InspectionMember, InspectionReport
-from kxflow.notifications.operations import notify_users
+from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.reminders.models import Reminder
 
 TEAM_ROLES = (Role.EXPERT, Role.MINISTRY_STAFF)
@@ -356,9 +356,7 @@ def send_reminder(reminder: Reminder) -> int:
         ).all()
         recipients = list(dict.fromkeys([*county_users, *(m.user_id for m in inspection.members)]))
     else:
-        recipients = list(
-            db.session.scalars(select(User.id).where(User.role == Role.MINISTRY_STAFF, User.active.is_(True)))
-        )
+        recipients = active_ids(Role.MINISTRY_STAFF)
         next_day = now.astimezone(CHINA).date() + timedelta(days=1)
         db.session.execute(insert(Reminder), [_overdue_row(inspection, next_day)])  # tomorrow again, if still due
     notify_users(

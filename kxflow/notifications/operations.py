@@ -44,6 +44,11 @@ def in_scope(role: Role, app: Application) -> ColumnElement[bool]:
     return clause
 
 
+def active_ids(role: Role) -> list[int]:
+    """Every active user of a nation-wide role (e.g. all ministry staff), to be told of something."""
+    return list(db.session.scalars(select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)))
+
+
 def notify_transition(app: Application, audit: AuditRecord) -> None:
     """Writes one notification row per recipient of a transition, in one INSERT … SELECT (no commit).
 

@@ -27,7 +27,7 @@ from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
-from kxflow.notifications.operations import notify_users
+from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.publicity.models import Objection
 from kxflow.regions.models import County, Province
 
@@ -127,7 +127,7 @@ def lodge(
         row.unit_name = unit_name
     else:
         row.person_name, row.contact = person_name, contact
-    ministry = list(db.session.scalars(select(User.id).where(User.role == Role.MINISTRY_STAFF, User.active.is_(True))))
+    ministry = active_ids(Role.MINISTRY_STAFF)
     with stored(upload) if upload is not None else nullcontext() as stored_name:
         if upload is not None:
             row.scan_original_name = upload.display_name
