@@ -41,12 +41,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.applications.api import blp as applications_blp
     from kxflow.assessments.api import blp as assessments_blp
     from kxflow.calls.api import blp as calls_blp
-    from kxflow.calls.api import sets_blp
     from kxflow.experts.api import blp as experts_blp
+    from kxflow.indicators.api import blp as sets_blp
     from kxflow.inspections.api import blp as inspections_blp
     from kxflow.notifications.api import blp as notifications_blp
     from kxflow.publicity.api import blp as objections_blp
     from kxflow.publicity.api import public_blp
+    from kxflow.reminders.api import blp as reminders_blp
 
     for blp in (
         tokens_blp,
@@ -55,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         applications_blp,
         notifications_blp,
         inspections_blp,
+        reminders_blp,
         assessments_blp,
         sets_blp,
         experts_blp,
@@ -101,16 +103,35 @@ def create_app(overrides: dict | None = None) -> Flask:
     ):
         app.register_blueprint(blp)
 
+    _register_contributions()
+
     from kxflow.cli import register as register_cli
 
     register_cli(app)
     return app
 
 
+def _register_contributions() -> None:
+    """What features add to the workflow they sit on: guards, reminder senders, visibility rules; then a
+    check that every guard the trigger table names and every reminder kind has its owner."""
+    import kxflow.applications.guards  # noqa: F401
+    import kxflow.assessments.guards  # noqa: F401
+    import kxflow.experts.guards  # noqa: F401
+    import kxflow.experts.reminders  # noqa: F401
+    import kxflow.experts.scope  # noqa: F401
+    import kxflow.inspections.guards  # noqa: F401
+    import kxflow.inspections.reminders  # noqa: F401
+    import kxflow.publicity.guards  # noqa: F401
+    from kxflow.reminders.operations import check_registered as check_reminder_kinds
+    from kxflow.workflow.guards import check_registered as check_guards
+
+    check_guards()
+    check_reminder_kinds()
+
+
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees all tables."""
     import kxflow.accounts.models  # noqa: F401
-    import kxflow.applications.models  # noqa: F401
     import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
@@ -121,6 +142,7 @@ def _import_models() -> None:
     import kxflow.publicity.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
     import kxflow.reminders.models  # noqa: F401
+    import kxflow.workflow.models  # noqa: F401
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
-from kxflow.applications.models import Application
-from kxflow.applications.operations import create_application, update_indicators
+from kxflow.applications.attachments import add_attachment
+from kxflow.applications.operations import create_application, fire_trigger, update_indicators
+from kxflow.assessments.operations import import_round
 from kxflow.calls.models import Call
 from kxflow.calls.operations import create_call
 from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.indicators.models import load_packaged_sets
+from kxflow.experts.operations import assign, score
+from kxflow.indicators.models import definition_for, load_packaged_sets
+from kxflow.inspections.operations import record_report, schedule
+from kxflow.publicity.operations import lodge
+from kxflow.workflow.models import Application
+from kxflow.workflow.states import State
+from kxflow.workflow.triggers import Trigger
 
 DEMO_PASSWORD = "kxflow-demo-2026"
 
@@ -98,20 +106,20 @@ def seed_demo() -> list[tuple[str, str, str]]:
 
 # (county code, name, where its application in the open call stands)
 DEMO_STAGES = (
-    ("330521", "德清县", "county_review"),
-    ("510129", "大邑县", "province_review"),
-    ("330522", "长兴县", "ministry_review"),
-    ("510131", "蒲江县", "expert_review"),
-    ("330424", "海盐县", "site_inspection"),
-    ("330482", "平湖市", "publicity"),
-    ("330421", "嘉善县", "rejected"),
-    ("330122", "桐庐县", "withdrawn"),
+    ("330521", "德清县", State.COUNTY_REVIEW),
+    ("510129", "大邑县", State.PROVINCE_REVIEW),
+    ("330522", "长兴县", State.MINISTRY_REVIEW),
+    ("510131", "蒲江县", State.EXPERT_REVIEW),
+    ("330424", "海盐县", State.SITE_INSPECTION),
+    ("330482", "平湖市", State.PUBLICITY),
+    ("330421", "嘉善县", State.REJECTED),
+    ("330122", "桐庐县", State.WITHDRAWN),
 )
 # designated under a call three years ago, and what has happened since
 DEMO_HISTORY = (
-    ("330483", "桐乡市", "designated"),
-    ("510181", "都江堰市", "rectification"),
-    ("510182", "彭州市", "revoked"),
+    ("330483", "桐乡市", State.DESIGNATED),
+    ("510181", "都江堰市", State.RECTIFICATION),
+    ("510182", "彭州市", State.REVOKED),
 )
 DEMO_ASSESSMENT_2024 = (
     ("330523", "先进", 92),
@@ -151,10 +159,6 @@ class _Stages:
         return found["county_staff"], found["county_leader"]
 
     def open(self, call: Call, code: str, name: str) -> tuple[Application, User, User]:
-        import io
-
-        from kxflow.applications.attachments import add_attachment
-
         clerk, leader = self.county_users(code, name)
         app = create_application(clerk, call.id)
         values = {**DEMO_INDICATORS, "high_tech_enterprises": 9, "tech_contract_turnover": 4200.0}
@@ -163,31 +167,24 @@ class _Stages:
             add_attachment(clerk, app.id, kind, f"{name}{kind}.pdf", io.BytesIO(MINIMAL_PDF))
         return app, clerk, leader
 
-    def fire(self, actor: User, app: Application, trigger: str, comment: str = "演示数据", **kw) -> None:
-        from kxflow.applications.operations import fire_trigger
-
+    def fire(self, actor: User, app: Application, trigger: Trigger, comment: str = "演示数据", **kw) -> None:
         fire_trigger(actor, app.id, trigger, comment=comment, **kw)
 
     def to_ministry(self, app: Application, clerk: User, leader: User) -> None:
         province = self.users["zj_province"] if app.province_code == "330000" else self.users["sc_province"]
-        self.fire(clerk, app, "submit")
-        self.fire(leader, app, "county_approve")
-        self.fire(province, app, "province_recommend")
+        self.fire(clerk, app, Trigger.SUBMIT)
+        self.fire(leader, app, Trigger.COUNTY_APPROVE)
+        self.fire(province, app, Trigger.PROVINCE_RECOMMEND)
 
     def panel(self, app: Application, scored: int = 3) -> None:
-        from kxflow.experts.operations import assign, score
-        from kxflow.indicators.models import definition_for
-
         rows = assign(self.ministry, app.id, auto=True)
-        self.fire(self.ministry, app, "ministry_accept")
+        self.fire(self.ministry, app, Trigger.MINISTRY_ACCEPT)
         items = definition_for(app.call.indicator_set_version).scored
         for n, row in enumerate(rows[:scored]):
             points = {i.key: round(i.weight * (0.92 - 0.04 * n), 1) for i in items}
             score(db.session.get(User, row.expert_id), row.id, points, "材料翔实，数据可信。")
 
     def inspect(self, app: Application, days: int, kind: str = "site", team: tuple[str, ...] = ("expert_bj",)):
-        from kxflow.inspections.operations import schedule
-
         return schedule(
             self.ministry,
             app.id,
@@ -198,8 +195,6 @@ class _Stages:
         )
 
     def report(self, inspection, *, recommendation: str | None = None, result: str | None = None) -> None:
-        from kxflow.inspections.operations import record_report
-
         record_report(
             self.ministry,
             inspection.id,
@@ -211,45 +206,43 @@ class _Stages:
     def to_publicity(self, app: Application, days: int) -> None:
         self.panel(app)
         inspection = self.inspect(app, days)
-        self.fire(self.ministry, app, "schedule_inspection")
+        self.fire(self.ministry, app, Trigger.SCHEDULE_INSPECTION)
         self.report(inspection, recommendation="pass")
-        self.fire(self.ministry, app, "pass_inspection")
+        self.fire(self.ministry, app, Trigger.PASS_INSPECTION)
 
 
-_STEPS_TO = {"county_review": 1, "province_review": 2, "ministry_review": 3}
+_STEPS_TO = {State.COUNTY_REVIEW: 1, State.PROVINCE_REVIEW: 2, State.MINISTRY_REVIEW: 3}
 
 
 def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
     """So a newcomer can click through every stage: one application at each in the open call, three
     counties designated three years ago (one rectifying, one revoked), assessment results, objections."""
-    from kxflow.assessments.operations import import_round
-    from kxflow.publicity.operations import lodge
 
     stages = _Stages(users)
     for offset, (code, name, stage) in enumerate(DEMO_STAGES):
         app, clerk, leader = stages.open(call, code, name)
-        if stage == "withdrawn":
-            stages.fire(clerk, app, "submit")
-            stages.fire(clerk, app, "withdraw")
-        elif stage == "rejected":
-            stages.fire(clerk, app, "submit")
-            stages.fire(leader, app, "county_approve")
-            stages.fire(users["zj_province"], app, "province_reject", comment="科技投入占比低于全省平均水平。")
+        if stage == State.WITHDRAWN:
+            stages.fire(clerk, app, Trigger.SUBMIT)
+            stages.fire(clerk, app, Trigger.WITHDRAW)
+        elif stage == State.REJECTED:
+            stages.fire(clerk, app, Trigger.SUBMIT)
+            stages.fire(leader, app, Trigger.COUNTY_APPROVE)
+            stages.fire(users["zj_province"], app, Trigger.PROVINCE_REJECT, comment="科技投入占比低于全省平均水平。")
         elif stage in _STEPS_TO:
             province = users["zj_province"] if code.startswith("33") else users["sc_province"]
-            path = (("submit", clerk), ("county_approve", leader), ("province_recommend", province))
+            path = ((Trigger.SUBMIT, clerk), (Trigger.COUNTY_APPROVE, leader), (Trigger.PROVINCE_RECOMMEND, province))
             for trigger, actor in path[: _STEPS_TO[stage]]:
                 stages.fire(actor, app, trigger)
         else:
             stages.to_ministry(app, clerk, leader)
-            if stage == "expert_review":
+            if stage == State.EXPERT_REVIEW:
                 stages.panel(app, scored=2)  # one expert still to score
                 stages.inspect(app, 14, team=("expert_zj", "expert_sc"))
-            elif stage == "site_inspection":
+            elif stage == State.SITE_INSPECTION:
                 stages.panel(app)
                 stages.inspect(app, 10 + offset)
-                stages.fire(users["ministry"], app, "schedule_inspection")
-            elif stage == "publicity":
+                stages.fire(users["ministry"], app, Trigger.SCHEDULE_INSPECTION)
+            elif stage == State.PUBLICITY:
                 stages.to_publicity(app, 3)
                 lodge(
                     app.id,
@@ -287,16 +280,18 @@ def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None
             stages.to_ministry(app, clerk, leader)
             stages.to_publicity(app, 20 + n)
         with clock.at(app.publicity_ends_at + timedelta(hours=1)):
-            stages.fire(ministry, app, "designate", comment="经公示无异议，予以命名。")
-        if fate == "designated":
+            stages.fire(ministry, app, Trigger.DESIGNATE, comment="经公示无异议，予以命名。")
+        if fate == State.DESIGNATED:
             continue
-        checked = now - timedelta(days=100 if fate == "revoked" else 40)
+        checked = now - timedelta(days=100 if fate == State.REVOKED else 40)
         with clock.at(checked):
             inspection = stages.inspect(app, 1, kind="recheck", team=("expert_js", "ministry"))
         with clock.at(checked + timedelta(days=1, hours=8)):
             stages.report(inspection, result="unsatisfactory")
-            deadline = clock.now() + timedelta(days=70) if fate == "revoked" else None
-            stages.fire(ministry, app, "fail_recheck", comment="科技投入连续两年下降，限期整改。", deadline=deadline)
-        if fate == "revoked":
+            deadline = clock.now() + timedelta(days=70) if fate == State.REVOKED else None
+            stages.fire(
+                ministry, app, Trigger.FAIL_RECHECK, comment="科技投入连续两年下降，限期整改。", deadline=deadline
+            )
+        if fate == State.REVOKED:
             with clock.at(now - timedelta(days=20)):
-                stages.fire(ministry, app, "revoke", comment="整改期满仍未达到示范县标准，撤销命名。")
+                stages.fire(ministry, app, Trigger.REVOKE, comment="整改期满仍未达到示范县标准，撤销命名。")

@@ -51,10 +51,16 @@ def test_import_a_round_and_read_its_pass_rate(world, app):
     assert r.status_code == 201, r.json
     assert (r.json["round_year"], r.json["row_count"]) == (2024, 4)
     assert results(app) == {"330523": "先进", "330521": "通过", "510129": "未通过", "330122": "通过"}
-    rounds = world.api("get", "/api/v1/assessments", "zj_staff").json
+    rounds = world.api("get", "/api/v1/assessments", "ministry").json
     assert rounds == [
         {"round_year": 2024, "counties": 4, "passed": 3, "pass_rate": 0.75, "target": 0.7, "meets_target": True}
     ]
+    # a province reads the results of its own counties (three of the four are in 浙江, all passed)
+    rounds = world.api("get", "/api/v1/assessments", "zj_reviewer").json
+    assert rounds == [
+        {"round_year": 2024, "counties": 3, "passed": 3, "pass_rate": 1.0, "target": 0.7, "meets_target": True}
+    ]
+    assert world.api("get", "/api/v1/assessments", "zj_staff").status_code == 403
     assert upload(world, xlsx(GOOD), "a.xlsx", user="zj_reviewer").status_code == 403
 
 
@@ -186,4 +192,8 @@ def test_the_assessment_page_imports_and_draws_the_pass_rate(world, app):
     page = r.data.decode()
     assert "已导入 2024 年考核的 4 条结果。" in page
     assert "通过率 75.0%" in page and "70% 以上" in page and 'style="width: 75.0%"' in page
-    assert Browser(app, "zj_reviewer").get("/assessments").status_code == 403
+    province = Browser(app, "zj_reviewer")
+    page = province.text("/assessments")
+    assert "通过率 100.0%" in page and "导入" not in page  # its own three counties; no import form
+    assert province.post_form("/assessments", {"file": (io.BytesIO(xlsx(GOOD)), "2024.xlsx")}).status_code == 403
+    assert Browser(app, "zj_staff").get("/assessments").status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from kxflow.applications.models import AuditRecord
+from kxflow.workflow.models import AuditRecord
 from kxflow.core.db import db
 from kxflow.notifications.models import Notification
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kxflow.applications.models import Attachment
+from kxflow.workflow.models import Attachment
 from kxflow.core.db import db
 from tests.files import JPG, PDF, PNG, ooxml, xlsx_from_openpyxl
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from kxflow.applications.models import Attachment, AuditRecord
+from kxflow.workflow.models import Attachment, AuditRecord
 from tests.files import PDF
 
 # who sees 安吉县's application (county 330523, province 330000)

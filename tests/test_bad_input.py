@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from kxflow.applications.models import Application, Attachment, AuditRecord
+from kxflow.workflow.models import Application, Attachment, AuditRecord
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from tests.files import EXE, PDF, PNG

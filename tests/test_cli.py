@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
-from kxflow.applications.models import Application
+from kxflow.workflow.models import Application
 from kxflow.core.db import db
 
 
@@ -50,7 +50,7 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
     with app.app_context():
         assert db.session.scalar(select(func.count(User.id))) == users  # a second run adds nothing
         states = set(db.session.scalars(select(Application.state)))
-        from kxflow.applications.workflow import STATE_NAMES
+        from kxflow.workflow.states import STATE_NAMES
 
         assert states == set(STATE_NAMES)  # a newcomer can click through every stage
         from kxflow.assessments.models import AssessmentResult

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from kxflow.applications.models import AuditRecord
+from kxflow.workflow.models import AuditRecord
 from tests.conftest import BACKEND
 from tests.factories import build_world
 

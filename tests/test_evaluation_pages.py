@@ -131,7 +131,7 @@ def test_inspection_report_and_public_notice_pages(world, app):
 def test_every_demo_stage_opens_for_the_ministry_and_the_public(app):
     from sqlalchemy import select
 
-    from kxflow.applications.models import Application
+    from kxflow.workflow.models import Application
     from kxflow.core.db import db
     from kxflow.demo import DEMO_PASSWORD, seed_demo
 
@@ -203,4 +203,7 @@ def test_ministry_publishes_an_indicator_set_by_editing_the_latest(world, app):
     r = ministry.post_form("/indicator-sets", {"text": json.dumps({**raw, "version": "2027.1"}, ensure_ascii=False)})
     assert r.status_code == 302
     assert world.db_count(IndicatorSet, IndicatorSet.version == "2027.1") == 1
-    assert Browser(app, "zj_reviewer").get("/indicator-sets").status_code == 403
+    province = Browser(app, "zj_reviewer")
+    page = province.text("/indicator-sets")  # every role reads the published versions
+    assert "2027.1" in page and "校验并发布" not in page
+    assert province.post_form("/indicator-sets", {"text": "{}"}).status_code == 403

@@ -180,7 +180,7 @@ def test_a_failed_veto_item_fails_whatever_the_score(world, source):
     if source == "figures":
         from sqlalchemy import update
 
-        from kxflow.applications.models import Application
+        from kxflow.workflow.models import Application
         from kxflow.core.db import db
 
         with world.app.app_context():

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from kxflow.applications.models import Application, AuditRecord
-from kxflow.applications.workflow import TRIGGERS
+from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow.triggers import TRIGGERS
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.notifications.models import Notification

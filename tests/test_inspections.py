@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select, update
 
 from kxflow.accounts.operations import create_user
-from kxflow.applications.models import Application
+from kxflow.workflow.models import Application
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA

@@ -113,7 +113,10 @@ def test_calls_form_creates_and_refuses_bad_dates_and_quotas(world, app):
         assert call.quota_for("330000") == 5 and call.quota_for("510000") == 3
         assert call.division_types == ["县", "县级市"]
         assert call.opens_at.isoformat() == "2027-01-10T01:00:00+00:00"  # entered as Beijing time
-    assert Browser(app, "zj_staff").get("/calls").status_code == 403
+    county = Browser(app, "zj_staff")
+    page = county.text("/calls")  # every role reads the calls (a county needs them to apply)
+    assert "2027年度申报" in page and "新建申报批次" not in page  # but only the ministry opens or changes one
+    assert county.get("/calls/new").status_code == 403
 
 
 def test_admin_creates_deactivates_and_rescopes_users(world, app):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kxflow.applications.workflow import STATE_NAMES, TRIGGERS
+from kxflow.workflow.states import STATE_NAMES
+from kxflow.workflow.triggers import TRIGGERS
 
 # who fires each trigger in these tests (a user of an allowed role, in scope)
 ACTOR = {
@@ -42,7 +43,7 @@ def test_trigger_from_state(world, spec, state):
 
 
 def test_the_machine_is_built_once_and_matches_the_table():
-    from kxflow.applications import workflow
+    from kxflow.workflow import triggers as workflow
 
     assert set(workflow.MACHINE.events) == {t.name for t in TRIGGERS}
     for spec in TRIGGERS:

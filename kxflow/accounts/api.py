@@ -7,8 +7,8 @@ from flask_babel import gettext
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from kxflow.accounts.auth import api_user, bearer_token, require_api_user
 from kxflow.accounts.operations import authenticate, issue_token, revoke_token, update_preferences
-from kxflow.core.auth import api_user, bearer_token, require_api_user
 from kxflow.core.errors import Unauthorized
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime

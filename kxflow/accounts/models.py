@@ -62,13 +62,6 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return bool(self.active)
 
-    @property
-    def scope_province_code(self) -> str | None:
-        """The province a user's scope lies in (a county user's county's province)."""
-        if self.county_code:
-            return self.county.province_code if self.county else self.county_code[:2] + "0000"
-        return self.province_code
-
 
 class ApiToken(db.Model):
     """A bearer token: only its sha256 is stored; it expires and can be revoked."""

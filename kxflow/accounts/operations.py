@@ -75,8 +75,12 @@ def create_user(
     return user
 
 
+def is_admin(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
 def require_admin(actor: User) -> None:
-    if actor.role != Role.ADMIN:
+    if not is_admin(actor):
         raise Forbidden()
 
 

@@ -17,7 +17,6 @@ class Role(StrEnum):
 
 
 COUNTY_ROLES = frozenset({Role.COUNTY_STAFF, Role.COUNTY_LEADER})
-PROVINCE_ROLES = frozenset({Role.PROVINCE_REVIEWER})
 
 ROLE_LABELS = {
     Role.COUNTY_STAFF: _l("County S&T bureau clerk"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -11,13 +12,27 @@ from wtforms import SelectChoice
 from kxflow.accounts import operations
 from kxflow.accounts.forms import LoginForm, SettingsForm, UserForm
 from kxflow.accounts.models import User
+from kxflow.accounts.roles import ROLE_LABELS
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
-from kxflow.core.extensions import limiter
+from kxflow.core.extensions import limiter, login_manager
 from kxflow.core.uow import transaction
+from kxflow.core.web import nav_item
 from kxflow.regions.models import Province
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+nav_item("accounts.users", _l("Users"), 90, operations.is_admin)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -7,14 +7,15 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import attachments, operations, queries
-from kxflow.applications.models import Application
-from kxflow.applications.scope import get_application
-from kxflow.applications.workflow import STATE_NAMES, state_label
-from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import download as download_file
 from kxflow.reminders import operations as reminders
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import STATE_NAMES, state_label
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications", description="Applications")
 blp.before_request(require_api_user)
@@ -225,4 +226,4 @@ def upload(form, files, application_id: int):
 @blp.route("/<int:application_id>/attachments/<int:attachment_id>", methods=["GET"])
 def download(application_id: int, attachment_id: int):
     row, path = attachments.attachment_for_download(api_user(), application_id, attachment_id)
-    return attachments.download(path, row.content_type, row.original_name)
+    return download_file(path, row.content_type, row.original_name)

@@ -13,10 +13,6 @@ from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.applications.guards import GuardContext
-from kxflow.applications.models import Application, AuditRecord
-from kxflow.applications.scope import get_application
-from kxflow.applications.workflow import MACHINE, TRIGGERS_BY_NAME, can_fire_from, triggers_for
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
@@ -24,11 +20,44 @@ from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_transition
+from kxflow.regions.models import County
 from kxflow.reminders.operations import plan_for_stage
+from kxflow.workflow.guards import GuardContext
+from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import NOT_LIVE, State
+from kxflow.workflow.triggers import HOLDER_ROLE, MACHINE, TRIGGERS_BY_NAME, Trigger, can_fire_from, triggers_for
 
 
 def allowed_triggers(app: Application, user: User) -> list[str]:
     return triggers_for(user.role, app.state)
+
+
+def handles_applications(user: User) -> bool:
+    """Roles that hold applications at some stage (the rest see them through their own pages, or not)."""
+    return user.role in set(HOLDER_ROLE.values())
+
+
+def can_edit(user: User, app: Application) -> bool:
+    return user.role == Role.COUNTY_STAFF and app.state == State.DRAFT
+
+
+def _admits(call: Call, county: County) -> bool:
+    return county.division_type in call.division_types
+
+
+def calls_open_to(user: User) -> list[Call]:
+    """The calls this user could open an application in now: open, admitting the county's division type,
+    and without a live application of the county already."""
+    county = user.county
+    if user.role != Role.COUNTY_STAFF or county is None or county.valid_to is not None:
+        return []
+    now = clock.now()
+    taken = select(Application.call_id).where(Application.county_code == county.code, Application.state != NOT_LIVE)
+    calls = db.session.scalars(
+        select(Call).where(Call.opens_at <= now, Call.county_deadline >= now, Call.id.not_in(taken)).order_by(Call.id)
+    )
+    return [call for call in calls if _admits(call, county)]
 
 
 def create_application(user: User, call_id: int) -> Application:
@@ -40,7 +69,7 @@ def create_application(user: User, call_id: int) -> Application:
     county = user.county
     if county is None or county.valid_to is not None:
         raise Invalid(fields={"county": [gettext("Your county is no longer a valid division.")]})
-    if county.division_type not in call.division_types:
+    if not _admits(call, county):
         raise Invalid(
             fields={
                 "call_id": [
@@ -52,7 +81,7 @@ def create_application(user: User, call_id: int) -> Application:
         raise Invalid(fields={"call_id": [gettext("This call is not open for applications.")]})
     existing = db.session.scalar(
         select(Application.id).where(
-            Application.call_id == call.id, Application.county_code == county.code, Application.state != "withdrawn"
+            Application.call_id == call.id, Application.county_code == county.code, Application.state != NOT_LIVE
         )
     )
     if existing is not None:
@@ -62,7 +91,7 @@ def create_application(user: User, call_id: int) -> Application:
         call=call,
         county_code=county.code,
         province_code=county.province_code,
-        state="draft",
+        state=State.DRAFT,
         indicators={},
         created_by_id=user.id,
         created_at=now,
@@ -86,7 +115,7 @@ def _store_evaluation(app: Application, result: Evaluation) -> None:
 def require_draft_editor(app: Application, user: User) -> None:
     if user.role != Role.COUNTY_STAFF:
         raise Forbidden()
-    if app.state != "draft":
+    if app.state != State.DRAFT:
         raise Conflict(gettext("Only a draft can be edited."), allowed_triggers=allowed_triggers(app, user))
 
 
@@ -156,7 +185,7 @@ def fire_trigger(
     reasons = ctx.all_reasons(spec.guards)
     if reasons:
         raise GuardFailed(reasons=reasons)
-    if deadline is not None and (trigger != "fail_recheck" or deadline <= now):
+    if deadline is not None and (trigger != Trigger.FAIL_RECHECK or deadline <= now):
         raise Invalid(fields={"deadline": [gettext("A future deadline, for a failed re-check only.")]})
 
     from_state = app.state
@@ -190,15 +219,15 @@ def fire_trigger(
 def _dates_of_stage(app: Application, trigger: str, now: datetime, deadline: datetime | None) -> None:
     """The dates a stage runs by: the notice window, the designation, the rectification deadline, revocation."""
     call = app.call
-    if trigger == "pass_inspection":
+    if trigger == Trigger.PASS_INSPECTION:
         app.publicity_ends_at = now + timedelta(days=call.publicity_days)
-    elif trigger == "designate":
+    elif trigger == Trigger.DESIGNATE:
         app.designated_at = now
-    elif trigger == "fail_recheck":
+    elif trigger == Trigger.FAIL_RECHECK:
         app.rectification_due = deadline or now + timedelta(days=call.rectification_days)
-    elif trigger == "pass_recheck":
+    elif trigger == Trigger.PASS_RECHECK:
         app.rectification_due = None
-    elif trigger == "revoke":
+    elif trigger == Trigger.REVOKE:
         app.revoked_at = now
 
 
@@ -229,4 +258,4 @@ def preview_indicators(
 def submit_blockers(user: User, app: Application) -> list[str]:
     """What still stands in the way of ``submit``: exactly the reasons its guards would give now."""
     ctx = GuardContext(application=app, actor=user, comment=None, now=clock.now())
-    return ctx.all_reasons(TRIGGERS_BY_NAME["submit"].guards)
+    return ctx.all_reasons(TRIGGERS_BY_NAME[Trigger.SUBMIT].guards)

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from kxflow.accounts.models import User
-from kxflow.applications.models import Application
-from kxflow.applications.scope import applications_for
-from kxflow.applications.workflow import HOLDER_ROLE
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
+from kxflow.reminders.operations import sla_deadline
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import applications_for
+from kxflow.workflow.states import AT_COUNTY, State
+from kxflow.workflow.triggers import HOLDER_ROLE
 
 SORTS = ("deadline", "score", "updated", "assessment")
+# orders other features contribute: name -> function of the query's county column giving ORDER BY terms
+EXTRA_ORDERS: dict[str, Callable[[Any], tuple]] = {}
+
+
+def sort_order(name: str) -> Callable[[Callable[[Any], tuple]], Callable[[Any], tuple]]:
+    """Registers an order of the list that another feature owns (the assessments' ranking)."""
+
+    def register(fn: Callable[[Any], tuple]) -> Callable[[Any], tuple]:
+        EXTRA_ORDERS[name] = fn
+        return fn
+
+    return register
 # the pages show each row's province: load it with the rows, not one query per row
 _with_province = joinedload(Application.county).joinedload(County.province)
 
@@ -26,16 +42,16 @@ _with_province = joinedload(Application.county).joinedload(County.province)
 def deadline_expr():
     """The deadline that applies to an application where it stands (None past the province)."""
     return case(
-        (Application.state.in_(("draft", "county_review")), Call.county_deadline),
-        (Application.state == "province_review", Call.province_deadline),
+        (Application.state.in_(AT_COUNTY), Call.county_deadline),
+        (Application.state == State.PROVINCE_REVIEW, Call.province_deadline),
         else_=None,
     )
 
 
 def deadline_of(app: Application) -> datetime | None:
-    if app.state in ("draft", "county_review"):
+    if app.state in AT_COUNTY:
         return app.call.county_deadline
-    if app.state == "province_review":
+    if app.state == State.PROVINCE_REVIEW:
         return app.call.province_deadline
     return None
 
@@ -49,8 +65,6 @@ class Urgency:
 
 
 def urgency(app: Application, now: datetime | None = None) -> Urgency:
-    from kxflow.reminders.operations import sla_deadline
-
     now = now or clock.now()
     limit = sla_deadline(app)
     late = limit is not None and limit < now
@@ -102,10 +116,8 @@ def search(
         deadline = deadline_expr()
         order = (deadline.is_(None), deadline, Application.id)
         stmt = stmt.join(Call, Call.id == Application.call_id)
-    elif sort == "assessment":  # priority support: counties that did best in the latest assessment first
-        from kxflow.assessments.operations import rank_expr
-
-        order = (rank_expr(Application.county_code), Application.score.desc(), Application.id)
+    elif sort in EXTRA_ORDERS:  # e.g. priority support: the best in the latest assessment first
+        order = (*EXTRA_ORDERS[sort](Application.county_code), Application.score.desc(), Application.id)
     elif sort == "score":
         order = (Application.score.desc(), Application.id)
     else:

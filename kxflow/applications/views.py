@@ -5,40 +5,55 @@ Thin: each view checks the session user, reads the form, calls the operations th
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from datetime import date, datetime, time
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kxflow.accounts.roles import Role
 from kxflow.applications import attachments, operations, queries
-from kxflow.applications.diagram import mermaid
 from kxflow.applications.forms import parse_indicator_form
-from kxflow.applications.models import Application
-from kxflow.applications.scope import get_application
-from kxflow.applications.workflow import STATE_NAMES, TRIGGERS_BY_NAME
-from kxflow.calls.models import Call
-from kxflow.core import clock
+from kxflow.applications.sections import sections_for
+from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, GuardFailed, Invalid
+from kxflow.core.fields import CHINA
+from kxflow.core.formats import fmt_num, locale
 from kxflow.core.uow import transaction
-from kxflow.core.web import flash_problems, fmt_num, locale
+from kxflow.core.uploads import download as download_file
+from kxflow.core.web import flash_problems, nav_item
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
+from kxflow.workflow import triggers
+from kxflow.workflow.diagram import mermaid
+from kxflow.workflow.scope import get_application, nationwide
+from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
+from kxflow.workflow.triggers import TRIGGERS_BY_NAME
 
 bp = Blueprint("applications_web", __name__, template_folder="templates")
+nav_item("applications_web.tasks", _l("My tasks"), 10, operations.handles_applications)
+nav_item("applications_web.index", _l("Applications"), 20, operations.handles_applications)
+
+
+@bp.app_template_global()
+def state_label(name: str) -> str:
+    spec = STATES_BY_NAME[name]
+    return spec.label_en if locale().startswith("en") else spec.label_zh
+
+
+@bp.app_template_global()
+def trigger_label(name: str) -> str:
+    return triggers.trigger_label(name, locale())
 
 
 @bp.get("/")
 def home():
     return redirect(url_for("applications_web.tasks" if current_user.is_authenticated else "accounts.login"))
-
-
-def _open_calls() -> list[Call]:
-    now = clock.now()
-    return list(db.session.scalars(select(Call).where(Call.opens_at <= now, Call.county_deadline >= now)))
 
 
 @bp.get("/tasks")
@@ -47,16 +62,12 @@ def tasks():
     if current_user.role == Role.EXPERT:
         return redirect(url_for("experts_web.mine"))  # an expert's tasks are their assignments
     items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
-    startable = []
-    if current_user.role == Role.COUNTY_STAFF:
-        mine = {a.call_id for a in queries.search(current_user, per_page=100).items if a.state != "withdrawn"}
-        startable = [c for c in _open_calls() if c.id not in mine]
     return render_template(
         "applications/tasks.html",
         items=items,
         counts=queries.counts_by_state(current_user),
         states=STATE_NAMES,
-        startable=startable,
+        startable=operations.calls_open_to(current_user),
     )
 
 
@@ -77,7 +88,7 @@ def index():
         sort=sort,
         page=page,
     )
-    calls = db.session.scalars(select(Call).order_by(Call.opens_at.desc())).all()
+    calls = list_calls()
     provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
     return render_template(
         "applications/list.html",
@@ -87,6 +98,7 @@ def index():
         states=STATE_NAMES,
         urgency=queries.urgency,
         sort=sort,
+        spans_provinces=nationwide(current_user),
     )
 
 
@@ -115,94 +127,30 @@ def detail(application_id: int):
     history = operations.history(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
     visited = [r.from_state for r in history] + [app.state]
-    triggers = [TRIGGERS_BY_NAME[name] for name in operations.allowed_triggers(app, current_user)]
-    blockers = operations.submit_blockers(current_user, app) if "submit" in [t.name for t in triggers] else []
+    allowed = [TRIGGERS_BY_NAME[name] for name in operations.allowed_triggers(app, current_user)]
+    blockers = operations.submit_blockers(current_user, app) if any(t.name == "submit" for t in allowed) else []
+    sections, facts = sections_for(current_user, app)
     return render_template(
         "applications/detail.html",
         app=app,
         definition=definition,
         history=history,
         files=attachments.list_attachments(current_user, application_id),
-        triggers=triggers,
+        triggers=allowed,
         blockers=blockers,
         diagram=mermaid(app.state, visited, locale()),
         urgency=queries.urgency(app),
-        can_press=current_user.role in reminders.PRESSERS.get(app.state, set()),
+        can_edit=operations.can_edit(current_user, app),
+        can_press=reminders.can_press(current_user, app),
         deliveries=(
             notifications.deliveries_of_application(current_user, app.id)
-            if current_user.role == Role.MINISTRY_STAFF
+            if notifications.can_see_deliveries(current_user)
             else []
         ),
         render_message=notifications.render_message,
-        **_evaluation(app),
+        sections=sections,
+        **facts,
     )
-
-
-def _evaluation(app: Application) -> dict:
-    """The panel, inspections and objections sections of an application's page, as far as this user may see them."""
-    from kxflow.accounts.models import User
-    from kxflow.experts import operations as experts
-    from kxflow.inspections import operations as inspections
-    from kxflow.inspections.models import Inspection
-    from kxflow.publicity import operations as publicity
-
-    user, ministry = current_user, current_user.role == Role.MINISTRY_STAFF
-    context: dict = {"show_panel": False, "objections": None}
-    if user.role in (Role.MINISTRY_STAFF, Role.EXPERT) and app.state not in (
-        "draft",
-        "county_review",
-        "province_review",
-    ):
-        _, context["assignments"], context["summary"] = experts.panel(user, app.id)
-        context["can_seat"] = ministry and app.state in experts.PANEL_STATES
-        context["eligible"] = experts.propose(user, app.id, size=100) if context["can_seat"] else []
-        context["show_panel"] = True
-        context["review_due"] = reminders.expert_review_due(app) if app.state == "expert_review" else None
-    rows = list(
-        db.session.scalars(
-            select(Inspection)
-            .where(Inspection.application_id == app.id, inspections.visible(user))
-            .order_by(Inspection.scheduled_on, Inspection.id)
-        )
-    )
-    context["inspections"] = rows
-    context["recheck_due"] = (
-        inspections.recheck_due(app.designated_at, current_app.config["RECHECK_CYCLE_YEARS"], inspections.today())
-        if app.state == "designated" and app.designated_at
-        else None
-    )
-    context["reportable"] = {
-        i.id
-        for i in rows
-        if app.state in inspections.SCHEDULE_STATES[i.kind] and (ministry or user.id in {m.user_id for m in i.members})
-    }
-    kinds = [k for k, states in inspections.SCHEDULE_STATES.items() if app.state in states]
-    context["schedulable"] = kinds[0] if ministry and kinds else None
-    context["team_candidates"] = (
-        db.session.scalars(
-            select(User)
-            .where(User.role.in_(inspections.TEAM_ROLES), User.active.is_(True))
-            .order_by(User.role, User.id)
-        ).all()
-        if context["schedulable"]
-        else []
-    )
-    if ministry and app.state in ("publicity", "designated", "rejected", "revoked", "rectification"):
-        context["objections"] = publicity.of_application(user, app.id)
-    return context
-
-
-@bp.get("/schedule")
-@login_required
-def schedule():
-    """My upcoming inspections and the reminders still to come my way."""
-    from kxflow.inspections.operations import mine
-
-    upcoming = reminders.upcoming_for(current_user)
-    inspections = mine(current_user)
-    ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
-    apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
-    return render_template("applications/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections)
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
@@ -278,7 +226,7 @@ def upload(application_id: int):
 @login_required
 def download(application_id: int, attachment_id: int):
     row, path = attachments.attachment_for_download(current_user, application_id, attachment_id)
-    return attachments.download(path, row.content_type, row.original_name)
+    return download_file(path, row.content_type, row.original_name)
 
 
 @bp.post("/applications/<int:application_id>/press")
@@ -294,12 +242,8 @@ def press(application_id: int):
     return redirect(url_for("applications_web.detail", application_id=application_id))
 
 
-def _end_of_day(value: str | None):
+def _end_of_day(value: str | None) -> datetime | None:
     """A date from a form as the end of that day, Beijing time (None if not given or not a date)."""
-    from datetime import date, datetime, time
-
-    from kxflow.core.fields import CHINA
-
     try:
         return datetime.combine(date.fromisoformat(value or ""), time(23, 59), tzinfo=CHINA)
     except ValueError:

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.assessments import operations
-from kxflow.core.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 
@@ -50,5 +50,4 @@ def import_round(files):
 @blp.route("", methods=["GET"])
 @blp.response(200, RoundOut(many=True))
 def list_rounds():
-    api_user()
-    return operations.rounds()
+    return operations.rounds(api_user())

@@ -12,10 +12,12 @@ import io
 from dataclasses import dataclass
 
 from flask_babel import gettext
+from openpyxl import load_workbook
 from sqlalchemy import case, delete, func, insert, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
+from kxflow.applications.queries import sort_order
 from kxflow.assessments.models import PASS_RATE_TARGET, PASSING, RESULTS, AssessmentImport, AssessmentResult
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
@@ -39,8 +41,6 @@ class RowError:
 
 def _read_rows(filename: str, data: bytes) -> list[list[str]]:
     if filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         except Exception as exc:
@@ -71,8 +71,17 @@ def _columns(header: list[str]) -> dict[str, int]:
     return found
 
 
+def can_import(user: User) -> bool:
+    return user.role == Role.MINISTRY_STAFF
+
+
+def can_read_rounds(user: User) -> bool:
+    """Ministry staff read the national results; a province reads those of its own counties."""
+    return user.role in (Role.MINISTRY_STAFF, Role.PROVINCE_REVIEWER)
+
+
 def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
-    if user.role != Role.MINISTRY_STAFF:
+    if not can_import(user):
         raise Forbidden()
     rows = [r for r in _read_rows(filename, data) if any(c for c in r)]
     if len(rows) < 2:
@@ -147,14 +156,19 @@ def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
     return record
 
 
-def rounds() -> list[dict]:
-    """Each round with its pass rate against the plan's target (≥ 70%)."""
+def rounds(user: User) -> list[dict]:
+    """Each round with its pass rate against the plan's target (≥ 70%): the nation's, or a province's own."""
+    if not can_read_rounds(user):
+        raise Forbidden()
     passed = func.sum(case((AssessmentResult.result.in_(PASSING), 1), else_=0))
     stmt = (
         select(AssessmentResult.round_year, func.count(AssessmentResult.id), passed)
         .group_by(AssessmentResult.round_year)
         .order_by(AssessmentResult.round_year.desc())
     )
+    if user.role == Role.PROVINCE_REVIEWER:
+        own = select(County.code).where(County.province_code == user.province_code)
+        stmt = stmt.where(AssessmentResult.county_code.in_(own))
     return [
         {
             "round_year": year,
@@ -187,3 +201,9 @@ def rank_expr(county_code_column):
         .scalar_subquery()
     )
     return func.coalesce(latest, 3)
+
+
+@sort_order("assessment")
+def _priority(county_code_column) -> tuple:
+    """Priority support: in the applications list, the counties that did best in their latest round first."""
+    return (rank_expr(county_code_column),)

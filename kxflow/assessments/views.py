@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from kxflow.accounts.roles import Role
 from kxflow.assessments import operations
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.uow import transaction
+from kxflow.core.web import nav_item
 
 bp = Blueprint("assessments_web", __name__, template_folder="templates")
+nav_item("assessments_web.index", _l("Assessment"), 60, operations.can_read_rounds)
 
 
 @bp.route("/assessments", methods=["GET", "POST"])
 @login_required
 def index():
-    if current_user.role != Role.MINISTRY_STAFF:
+    if not operations.can_read_rounds(current_user):
         raise Forbidden()
     rejected, problem = [], None
     if request.method == "POST":
+        if not operations.can_import(current_user):
+            raise Forbidden()
         upload = request.files.get("file")
         try:
             with transaction():
@@ -35,6 +39,10 @@ def index():
         else:
             flash(gettext("Imported %(n)s results of the %(year)s round.", n=record.row_count, year=record.round_year))
             return redirect(url_for("assessments_web.index"))
-    return render_template("assessments/index.html", rounds=operations.rounds(), rejected=rejected, problem=problem), (
-        422 if problem else 200
-    )
+    return render_template(
+        "assessments/index.html",
+        rounds=operations.rounds(current_user),
+        can_import=operations.can_import(current_user),
+        rejected=rejected,
+        problem=problem,
+    ), (422 if problem else 200)

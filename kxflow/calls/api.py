@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from flask import request
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.calls import operations
-from kxflow.core.auth import api_user, require_api_user
-from kxflow.core.db import db
-from kxflow.core.errors import Invalid
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
-from kxflow.indicators.models import IndicatorSet, definition_for, publish
+from kxflow.indicators.models import definition_for
 from kxflow.regions.models import DIVISION_TYPES
 
 blp = Blueprint("calls", __name__, url_prefix="/api/v1/calls", description="Calls for applications (申报批次)")
@@ -133,34 +129,6 @@ def update_call(body, call_id: int):
     with transaction():
         call = operations.update_call(api_user(), call_id, body)
     return call
-
-
-sets_blp = Blueprint("indicator_sets", __name__, url_prefix="/api/v1/indicator-sets", description="Indicator sets")
-sets_blp.before_request(require_api_user)
-
-
-class IndicatorSetVersionOut(Schema):
-    version = fields.String()
-    published_at = ChinaDateTime()
-
-
-@sets_blp.route("", methods=["GET"])
-@sets_blp.response(200, IndicatorSetVersionOut(many=True))
-def list_sets():
-    return db.session.scalars(select(IndicatorSet).order_by(IndicatorSet.published_at.desc())).all()
-
-
-@sets_blp.route("", methods=["POST"])
-@sets_blp.response(201, IndicatorSetVersionOut)
-def publish_set():
-    """Publish a new version: the definition file's JSON as the body (ministry staff). Checked whole:
-    keys unique, weights adding up to the total, scoring and veto rules well formed."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid(fields={"_body": [gettext("The body must be a JSON object.")]})
-    with transaction():
-        row = publish(api_user(), body)
-    return row
 
 
 @blp.route("/<int:call_id>/indicator-set", methods=["GET"])

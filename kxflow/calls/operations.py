@@ -15,6 +15,8 @@ from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid, NotFound
 from kxflow.indicators.models import IndicatorSet, current_version
 from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
+from kxflow.reminders.operations import replan_deadlines
+from kxflow.workflow.models import Application
 
 EDITABLE = (
     "title",
@@ -35,8 +37,13 @@ EDITABLE = (
 )
 
 
+def can_manage_calls(user: User) -> bool:
+    """Ministry staff open and change calls; every logged-in role may read them (a county needs them to apply)."""
+    return user.role == Role.MINISTRY_STAFF
+
+
 def _require_ministry(user: User) -> None:
-    if user.role != Role.MINISTRY_STAFF:
+    if not can_manage_calls(user):
         raise Forbidden()
 
 
@@ -129,13 +136,11 @@ def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
     if call is None:
         raise NotFound()
     fields: dict[str, list[str]] = {}
-    if "indicator_set_version" in data and data["indicator_set_version"] != call.indicator_set_version:
-        from kxflow.applications.models import Application
-
-        if db.session.scalar(select(func.count(Application.id)).where(Application.call_id == call.id)):
-            fields["indicator_set_version"] = [
-                gettext("Applications already use this call's indicator set; it cannot change.")
-            ]
+    changes_set = "indicator_set_version" in data and data["indicator_set_version"] != call.indicator_set_version
+    if changes_set and db.session.scalar(select(func.count(Application.id)).where(Application.call_id == call.id)):
+        fields["indicator_set_version"] = [
+            gettext("Applications already use this call's indicator set; it cannot change.")
+        ]
     with db.session.no_autoflush:
         for name in EDITABLE:
             if name in data:
@@ -148,8 +153,6 @@ def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
         _set_overrides(call, overrides)
     db.session.flush()
     if {"county_deadline", "province_deadline", "reminder_offsets_days"} & set(data):
-        from kxflow.reminders.operations import replan_deadlines
-
         replan_deadlines(call.id)
     return call
 

@@ -6,33 +6,31 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from kxflow.accounts.roles import Role
 from kxflow.calls import operations
 from kxflow.calls.forms import CallForm
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.fields import CHINA
 from kxflow.core.uow import transaction
+from kxflow.core.web import nav_item
 from kxflow.indicators.models import IndicatorSet
 from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, Province
 
 bp = Blueprint("calls_web", __name__, template_folder="templates")
-
-
-def _ministry_only() -> None:
-    if current_user.role != Role.MINISTRY_STAFF:
-        raise Forbidden()
+nav_item("calls_web.index", _l("Calls"), 50, lambda user: True)
 
 
 @bp.get("/calls")
 @login_required
 def index():
-    _ministry_only()
-    return render_template("calls/list.html", calls=operations.list_calls())
+    return render_template(
+        "calls/list.html", calls=operations.list_calls(), can_manage=operations.can_manage_calls(current_user)
+    )
 
 
 def _overrides_from(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -52,7 +50,8 @@ def _overrides_from(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
 @bp.route("/calls/<int:call_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(call_id: int | None = None):
-    _ministry_only()
+    if not operations.can_manage_calls(current_user):
+        raise Forbidden()
     call = operations.get_call(call_id) if call_id else None
     form = CallForm(obj=call)
     form.indicator_set_version.choices = [

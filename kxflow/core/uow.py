@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,12 +48,3 @@ def transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
-
-
-def transactional(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with transaction():
-            return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

@@ -1,21 +1,16 @@
-"""What every HTML page shares: the session user, error pages, labels and Chinese date formats."""
+"""What every HTML page shares: error pages, running an action and saying what happened, the navigation
+(each feature adds its links), and Chinese date and number formats."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, flash, has_request_context, render_template, request
+from flask import Flask, flash, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
-from kxflow.accounts.models import User
-from kxflow.accounts.roles import ROLE_LABELS
-from kxflow.applications import workflow
-from kxflow.applications.workflow import STATES_BY_NAME
-from kxflow.core.db import db
 from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid
-from kxflow.core.extensions import login_manager
 from kxflow.core.formats import fmt_date, fmt_dt, fmt_num, locale
 from kxflow.core.uow import transaction
 
@@ -40,20 +35,26 @@ ERROR_ADVICE = {
 }
 
 
-def label(spec: Any) -> str:
-    return spec.label_en if locale().startswith("en") else spec.label_zh
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: Any  # a lazy string: rendered in the reader's language
+    order: int
+    shown_to: Callable[[Any], bool]  # of the logged-in user
+    badge: Callable[[Any], int] | None = None
 
 
-def state_label(name: str) -> str:
-    return label(STATES_BY_NAME[name])
+NAVIGATION: list[NavItem] = []
 
 
-def trigger_label(name: str) -> str:
-    return workflow.trigger_label(name, locale())
+def nav_item(endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bool], badge=None) -> None:
+    """A link in the header, added by the feature that owns the page, shown to whom the feature says."""
+    NAVIGATION.append(NavItem(endpoint, label, order, shown_to, badge))
+    NAVIGATION.sort(key=lambda item: item.order)
 
 
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))
+def nav_for(user: Any) -> list[tuple[NavItem, int]]:
+    return [(item, item.badge(user) if item.badge else 0) for item in NAVIGATION if item.shown_to(user)]
 
 
 def html_error(status: int, exc: Exception | None = None):
@@ -97,27 +98,10 @@ def flash_problems(exc: AppError) -> None:
             flash(message, "error")
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
-
-
 def init_web(app: Flask) -> None:
     app.config["HTML_ERROR_HANDLER"] = html_error
     app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date)
-    app.jinja_env.globals.update(
-        state_label=state_label, trigger_label=trigger_label, role_label=role_label, locale=locale
-    )
-
-    @app.context_processor
-    def _header() -> dict[str, Any]:
-        unread = 0
-        if has_request_context() and current_user.is_authenticated:
-            from kxflow.notifications.operations import unread_count
-
-            unread = unread_count(current_user)
-        return {"unread_count": unread}
+    app.jinja_env.globals.update(locale=locale, nav_for=nav_for)
 
     @app.after_request
     def _remember_language(response):

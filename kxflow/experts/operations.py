@@ -16,8 +16,6 @@ from sqlalchemy import func, or_, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.applications.models import Application
-from kxflow.applications.scope import get_application
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,9 +23,38 @@ from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.regions.models import County, Province
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import BEFORE_MINISTRY, PANEL_STATES, State
 
-# a panel is seated before acceptance and added to during review; its seats count towards an expert's load
-PANEL_STATES = ("ministry_review", "expert_review")
+
+def sees_panel(user: User, app: Application) -> bool:
+    """Ministry staff and the panel's experts see the panel once the application has reached the ministry."""
+    return user.role in (Role.MINISTRY_STAFF, Role.EXPERT) and app.state not in BEFORE_MINISTRY
+
+
+def can_seat(user: User, app: Application) -> bool:
+    return user.role == Role.MINISTRY_STAFF and app.state in PANEL_STATES
+
+
+def scoring_status(app: Application) -> str:
+    """"open" during expert review, "not_yet" during formal review (a panel may be seated), else "closed"."""
+    if app.state == State.EXPERT_REVIEW:
+        return "open"
+    return "not_yet" if app.state in PANEL_STATES else "closed"
+
+
+def can_recuse(app: Application) -> bool:
+    """An expert may step aside while the panel is being seated or the review is open."""
+    return app.state in PANEL_STATES
+
+
+def keeps_pool(user: User) -> bool:
+    return user.role == Role.MINISTRY_STAFF
+
+
+def is_expert(user: User) -> bool:
+    return user.role == Role.EXPERT
 
 
 def _require_ministry(user: User) -> None:
@@ -187,7 +214,7 @@ def assign(
         if problems:
             raise Invalid(fields={"expert_ids": problems})
     now = clock.now()
-    late = app.state == "expert_review"
+    late = app.state == State.EXPERT_REVIEW
     rows = [
         Assignment(
             application_id=app.id,
@@ -233,7 +260,7 @@ def recuse(user: User, assignment_id: int, reason: str) -> Assignment:
     if not reason:
         raise Invalid(fields={"reason": [gettext("This field is required.")]})
     app = db.session.get(Application, row.application_id)
-    if app.state not in PANEL_STATES:
+    if not can_recuse(app):
         raise Conflict(gettext("The review has closed."), state=app.state)
     now = clock.now()
     row.recused_at = now
@@ -283,7 +310,7 @@ def score(
         raise Forbidden()
     row = _own_assignment(user, assignment_id, for_update=True)
     app = db.session.get(Application, row.application_id)
-    if app.state != "expert_review":
+    if scoring_status(app) != "open":
         raise Conflict(gettext("Scores can only be given or changed while the expert review is open."), state=app.state)
     definition = definition_for(app.call.indicator_set_version)
     locale = str(get_locale() or "zh")

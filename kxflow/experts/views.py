@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from kxflow.applications.scope import get_application
-from kxflow.core.web import perform
+from kxflow.accounts.models import User
+from kxflow.applications.sections import detail_section
+from kxflow.core.web import nav_item, perform
 from kxflow.experts import operations
 from kxflow.indicators.models import definition_for
+from kxflow.reminders.operations import expert_review_due
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import State
 
 bp = Blueprint("experts_web", __name__, template_folder="templates")
+nav_item("experts_web.mine", _l("My reviews"), 30, operations.is_expert)
+nav_item("experts_web.pool", _l("Expert pool"), 70, operations.keeps_pool)
+
+
+@detail_section("experts/_panel.html", 10)
+def _panel_section(user: User, app: Application) -> dict[str, Any] | None:
+    if not operations.sees_panel(user, app):
+        return None
+    _, assignments, summary = operations.panel(user, app.id)
+    can_seat = operations.can_seat(user, app)
+    return {
+        "assignments": assignments,
+        "summary": summary,
+        "can_seat": can_seat,
+        "eligible": operations.propose(user, app.id, size=100) if can_seat else [],
+        "review_due": expert_review_due(app) if app.state == State.EXPERT_REVIEW else None,
+    }
 
 
 @bp.get("/experts")
@@ -53,7 +78,7 @@ def assign(application_id: int):
 @bp.get("/assignments")
 @login_required
 def mine():
-    return render_template("experts/mine.html", rows=operations.mine(current_user))
+    return render_template("experts/mine.html", rows=operations.mine(current_user), status=operations.scoring_status)
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
@@ -73,7 +98,15 @@ def score(assignment_id: int):
         if done:
             return redirect(url_for(".mine"))
     vetoes = [i for i in (*definition.inputs, *definition.computed) if i.veto]
-    return render_template("experts/score.html", a=assignment, app=app, definition=definition, vetoes=vetoes)
+    return render_template(
+        "experts/score.html",
+        a=assignment,
+        app=app,
+        definition=definition,
+        vetoes=vetoes,
+        status=operations.scoring_status(app),
+        can_recuse=operations.can_recuse(app),
+    )
 
 
 @bp.post("/assignments/<int:assignment_id>/recuse")

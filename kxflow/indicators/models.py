@@ -50,29 +50,3 @@ def load_packaged_sets() -> list[str]:
             added.append(definition.version)
     db.session.flush()
     return added
-
-
-def publish(user, raw: dict) -> IndicatorSet:
-    """A new version of the indicator set (ministry staff): checked whole before any call can use it."""
-    from flask_babel import gettext
-
-    from kxflow.accounts.roles import Role
-    from kxflow.core.errors import Conflict, Forbidden, Invalid
-    from kxflow.indicators.definition import DefinitionError
-
-    if user.role != Role.MINISTRY_STAFF:
-        raise Forbidden()
-    try:
-        definition = parse(raw)
-    except DefinitionError as exc:
-        raise Invalid(
-            fields={"definition": [gettext("The indicator set is not valid: %(why)s", why=str(exc))]}
-        ) from exc
-    if db.session.get(IndicatorSet, definition.version) is not None:
-        raise Conflict(
-            gettext("Version %(version)s exists already; published versions never change.", version=definition.version)
-        )
-    row = IndicatorSet(version=definition.version, definition=raw, published_at=clock.now())
-    db.session.add(row)
-    db.session.flush()
-    return row

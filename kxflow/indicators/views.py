@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from kxflow.accounts.roles import Role
-from kxflow.core.db import db
-from kxflow.core.errors import Invalid
-from kxflow.core.web import flash_problems, perform
-from kxflow.indicators.models import IndicatorSet, publish
+from kxflow.core.errors import Forbidden, Invalid
+from kxflow.core.web import flash_problems, nav_item, perform
+from kxflow.indicators import operations
 
 bp = Blueprint("indicators_web", __name__, template_folder="templates")
+nav_item("indicators_web.index", _l("Indicator sets"), 80, lambda user: True)
 
 
 @bp.route("/indicator-sets", methods=["GET", "POST"])
 @login_required
 def index():
-    if current_user.role != Role.MINISTRY_STAFF:
-        abort(403)
-    versions = db.session.scalars(select(IndicatorSet).order_by(IndicatorSet.published_at.desc())).all()
-    text = json.dumps(versions[0].definition, ensure_ascii=False, indent=2) if versions else "{}"
+    versions = operations.versions(current_user)
+    can_publish = operations.can_publish(current_user)
+    text = json.dumps(versions[0].definition, ensure_ascii=False, indent=2) if versions and can_publish else "{}"
     if request.method == "POST":
+        if not can_publish:
+            raise Forbidden()
         upload = request.files.get("file")
         text = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("text", "")
         try:
@@ -35,6 +35,7 @@ def index():
         except ValueError:
             flash_problems(Invalid(fields={"definition": [gettext("The definition is not a JSON object.")]}))
         else:
-            if perform(lambda: publish(current_user, raw), gettext("Version %(v)s published.", v=raw.get("version"))):
+            published = gettext("Version %(v)s published.", v=raw.get("version"))
+            if perform(lambda: operations.publish(current_user, raw), published):
                 return redirect(url_for(".index"))
-    return render_template("indicators/index.html", versions=versions, text=text)
+    return render_template("indicators/index.html", versions=versions, text=text, can_publish=can_publish)

@@ -1,4 +1,4 @@
-"""API: set an inspection, record its report's arrival, list mine, plan re-checks, my upcoming reminders."""
+"""API: set an inspection, record its report, list mine, plan re-checks."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from kxflow.applications.attachments import download as file_download
-from kxflow.core.auth import api_user, require_api_user
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import download as file_download
 from kxflow.inspections import operations
-from kxflow.reminders.operations import upcoming_for
 
-blp = Blueprint("inspections", __name__, url_prefix="/api/v1", description="Inspections, re-checks, reminders")
+blp = Blueprint("inspections", __name__, url_prefix="/api/v1", description="Inspections and re-checks")
 blp.before_request(require_api_user)
 
 
@@ -69,14 +68,6 @@ class RecheckPlanIn(Schema):
     horizon_days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=3 * 365))
 
 
-class ReminderOut(Schema):
-    kind = fields.String()
-    application_id = fields.Integer()
-    inspection_id = fields.Integer(allow_none=True)
-    due_at = ChinaDateTime()
-    offset_days = fields.Integer(allow_none=True)
-
-
 class ListArgs(Schema):
     all = fields.Boolean(load_default=False)
 
@@ -128,9 +119,3 @@ def plan_rechecks(body):
         body.setdefault("years", current_app.config["RECHECK_CYCLE_YEARS"])
         rows = operations.plan_rechecks(api_user(), **body)
     return rows
-
-
-@blp.route("/reminders/upcoming", methods=["GET"])
-@blp.response(200, ReminderOut(many=True))
-def upcoming():
-    return upcoming_for(api_user())

@@ -18,16 +18,17 @@ from sqlalchemy import ColumnElement, false, insert, or_, select, true, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
-from kxflow.applications.attachments import check_upload, stored, stored_path
-from kxflow.applications.models import Application
-from kxflow.applications.scope import get_application
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
+from kxflow.core.uploads import check_upload, stored, stored_path
 from kxflow.inspections.models import Inspection, InspectionFile, InspectionMember, InspectionReport
-from kxflow.notifications.operations import active_ids, notify_users
+from kxflow.notifications.operations import notify_users
 from kxflow.reminders.models import Reminder
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import State
 
 TEAM_ROLES = (Role.EXPERT, Role.MINISTRY_STAFF)
 REMIND_DAYS_BEFORE = (7, 1)
@@ -108,11 +109,11 @@ def _plan_reminders(inspection: Inspection) -> None:
         for days in REMIND_DAYS_BEFORE
         if _morning(inspection.scheduled_on - timedelta(days=days)) > now
     ]
-    rows.append(_overdue_row(inspection, inspection.scheduled_on + timedelta(days=1)))
+    rows.append(overdue_row(inspection, inspection.scheduled_on + timedelta(days=1)))
     db.session.execute(insert(Reminder), rows)
 
 
-def _overdue_row(inspection: Inspection, day: date) -> dict:
+def overdue_row(inspection: Inspection, day: date) -> dict:
     return {
         "application_id": inspection.application_id,
         "inspection_id": inspection.id,
@@ -137,7 +138,10 @@ def _create(user: User, app: Application, kind: str, day: date, place: str, team
 
 
 # a site inspection is set while the experts review (or to move it); a re-check once designated
-SCHEDULE_STATES = {"site": ("expert_review", "site_inspection"), "recheck": ("designated", "rectification")}
+SCHEDULE_STATES = {
+    "site": (State.EXPERT_REVIEW, State.SITE_INSPECTION),
+    "recheck": (State.DESIGNATED, State.RECTIFICATION),
+}
 
 
 def schedule(
@@ -168,6 +172,41 @@ def schedule(
     return _create(user, app, kind, scheduled_on, place.strip(), list(members))
 
 
+def schedulable_kind(user: User, app: Application) -> str | None:
+    """The kind of inspection this user may set on this application now (ministry staff), if any."""
+    if user.role != Role.MINISTRY_STAFF:
+        return None
+    return next((kind for kind, states in SCHEDULE_STATES.items() if app.state in states), None)
+
+
+def team_candidates() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(User.role.in_(TEAM_ROLES), User.active.is_(True)).order_by(User.role, User.id)
+        )
+    )
+
+
+def of_application(user: User, app: Application) -> list[Inspection]:
+    """The inspections of an application this user may see, in date order."""
+    return list(
+        db.session.scalars(
+            select(Inspection)
+            .where(Inspection.application_id == app.id, visible(user))
+            .order_by(Inspection.scheduled_on, Inspection.id)
+        )
+    )
+
+
+def _may_report(user: User, inspection: Inspection) -> bool:
+    return user.role == Role.MINISTRY_STAFF or user.id in {m.user_id for m in inspection.members}
+
+
+def can_record_report(user: User, inspection: Inspection, app: Application) -> bool:
+    """Ministry staff or a team member, while the ministry has not yet acted on the inspection."""
+    return _may_report(user, inspection) and app.state in SCHEDULE_STATES[inspection.kind]
+
+
 def get_visible(user: User, inspection_id: int) -> Inspection:
     row = db.session.scalars(select(Inspection).where(Inspection.id == inspection_id, visible(user))).first()
     if row is None:
@@ -192,7 +231,7 @@ def record_report(
     It can be written again until the ministry acts on it; the daily prompts stop once it is in.
     """
     inspection = get_visible(user, inspection_id)
-    if user.role != Role.MINISTRY_STAFF and user.id not in {m.user_id for m in inspection.members}:
+    if not _may_report(user, inspection):
         raise Forbidden()
     app = (
         get_application(user, inspection.application_id, for_update=True)
@@ -310,7 +349,7 @@ def plan_rechecks(
         raise Invalid(fields=fields)
     horizon = start_on + timedelta(days=horizon_days)
     designated = db.session.scalars(
-        select(Application).where(Application.state == "designated", Application.designated_at.is_not(None))
+        select(Application).where(Application.state == State.DESIGNATED, Application.designated_at.is_not(None))
     ).all()
     due: list[tuple[date, Application]] = []
     for app in designated:
@@ -333,34 +372,3 @@ def plan_rechecks(
                 break
             day += timedelta(days=1)
     return planned
-
-
-def send_reminder(reminder: Reminder) -> int:
-    """A due inspection reminder: 7 and 1 days before to county and team; after the date, daily to the ministry."""
-    inspection = db.session.get(Inspection, reminder.inspection_id)
-    now = clock.now()
-    if inspection.report_recorded_at is not None:
-        reminder.cancelled_at = now
-        return 0
-    app = db.session.get(Application, inspection.application_id)
-    params = {
-        "county": app.county.name,
-        "date": inspection.scheduled_on.isoformat(),
-        "place": inspection.place,
-        "offset_days": reminder.offset_days,
-        "kind": inspection.kind,
-    }
-    if reminder.kind == "inspection_soon":
-        county_users = db.session.scalars(
-            select(User.id).where(User.county_code == app.county_code, User.role.in_(COUNTY_ROLES), User.active)
-        ).all()
-        recipients = list(dict.fromkeys([*county_users, *(m.user_id for m in inspection.members)]))
-    else:
-        recipients = active_ids(Role.MINISTRY_STAFF)
-        next_day = now.astimezone(CHINA).date() + timedelta(days=1)
-        db.session.execute(insert(Reminder), [_overdue_row(inspection, next_day)])  # tomorrow again, if still due
-    notify_users(
-        recipients, application_id=app.id, event=reminder.kind, params=params, dedupe_prefix=f"reminder:{reminder.id}"
-    )
-    reminder.sent_at = now
-    return len(recipients)

@@ -1,19 +1,58 @@
-"""Web: set an inspection from the application's page, record its report, download its files."""
+"""Web: set an inspection from the application's page, record its report, download its files; my schedule."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from kxflow.applications.attachments import download as file_download
+from kxflow.accounts.models import User
+from kxflow.applications.sections import detail_section
+from kxflow.core.db import db
 from kxflow.core.errors import Invalid
-from kxflow.core.web import flash_problems, perform
+from kxflow.core.uploads import download as file_download
+from kxflow.core.web import flash_problems, nav_item, perform
 from kxflow.inspections import operations
+from kxflow.reminders.operations import upcoming_for
+from kxflow.workflow.models import Application
+from kxflow.workflow.states import State
 
 bp = Blueprint("inspections_web", __name__, template_folder="templates")
+nav_item("inspections_web.schedule_page", _l("My schedule"), 40, lambda user: True)
+
+
+@detail_section("inspections/_inspections.html", 20)
+def _inspections_section(user: User, app: Application) -> dict[str, Any]:
+    rows = operations.of_application(user, app)
+    schedulable = operations.schedulable_kind(user, app)
+    recheck_due = None
+    if app.state == State.DESIGNATED and app.designated_at:
+        years = current_app.config["RECHECK_CYCLE_YEARS"]
+        recheck_due = operations.recheck_due(app.designated_at, years, operations.today())
+    return {
+        "show": bool(rows or schedulable),
+        "inspections": rows,
+        "recheck_due": recheck_due,
+        "reportable": {i.id for i in rows if operations.can_record_report(user, i, app)},
+        "schedulable": schedulable,
+        "team_candidates": operations.team_candidates() if schedulable else [],
+    }
+
+
+@bp.get("/schedule")
+@login_required
+def schedule_page():
+    """My upcoming inspections and the reminders still to come my way."""
+    upcoming = upcoming_for(current_user)
+    inspections = operations.mine(current_user)
+    ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
+    apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
+    return render_template("inspections/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections)
 
 
 def _back(application_id: int):

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from kxflow.core.auth import api_user, require_api_user
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
 from kxflow.notifications import operations

@@ -17,6 +17,7 @@ from flask_babel import force_locale, gettext
 
 from kxflow.accounts.models import User
 from kxflow.notifications.models import Notification
+from kxflow.notifications.operations import render_message
 
 
 def message_id(notification: Notification) -> str:
@@ -25,8 +26,6 @@ def message_id(notification: Notification) -> str:
 
 
 def build(notification: Notification, recipient: User) -> EmailMessage:
-    from kxflow.notifications.operations import render_message
-
     lang = recipient.locale or "zh"
     with force_locale(lang):
         text = render_message(notification, lang)

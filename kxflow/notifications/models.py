@@ -15,13 +15,15 @@ KINDS = ("action_required", "info")
 EMAIL_STATUSES = ("none", "pending", "sent", "gave_up", "cancelled")
 
 
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
 class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("kind IN ('action_required', 'info')", name="kind_known"),
-        CheckConstraint(
-            "email_status IN ('none', 'pending', 'sent', 'gave_up', 'cancelled')", name="email_status_known"
-        ),
+        CheckConstraint(f"kind IN ({_sql_list(KINDS)})", name="kind_known"),
+        CheckConstraint(f"email_status IN ({_sql_list(EMAIL_STATUSES)})", name="email_status_known"),
         CheckConstraint("(email_status = 'sent') = (dispatched_at IS NOT NULL)", name="sent_has_time"),
         Index("ix_notifications_recipient_unread", "recipient_id", "read_at"),
         # what the dispatcher scans: e-mails still to send

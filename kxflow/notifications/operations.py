@@ -10,28 +10,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.applications.models import Application, AuditRecord
-from kxflow.applications.workflow import HOLDER_ROLE, state_label, trigger_label
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, NotFound
 from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import EmailDelivery, Notification
+from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow.states import State, state_label
+from kxflow.workflow.triggers import HOLDER_ROLE, trigger_label
 
-# Outcomes the county is told about even though it does not act next.
-_COUNTY_INFO_STATES = {
-    "province_review",
-    "ministry_review",
-    "expert_review",
-    "site_inspection",
-    "publicity",
-    "designated",
-    "rectification",
-    "revoked",
-    "rejected",
-    "withdrawn",
-}
+# Outcomes the county is told about even though it does not act next: every move past its own level.
+_COUNTY_INFO_STATES = frozenset(State) - {State.DRAFT, State.COUNTY_REVIEW}
 
 
 def in_scope(role: Role, app: Application) -> ColumnElement[bool]:
@@ -243,9 +233,14 @@ def mark_read(user: User, notification_id: int) -> Notification:
     return row
 
 
+def can_see_deliveries(user: User) -> bool:
+    """The e-mail delivery log names recipients and errors: ministry staff only."""
+    return user.role == Role.MINISTRY_STAFF
+
+
 def delivery_log(user: User, notification_id: int) -> tuple[Notification, list[EmailDelivery]]:
     """Every e-mail attempt for one notification (ministry staff only): sent, failed, retried."""
-    if user.role != Role.MINISTRY_STAFF:
+    if not can_see_deliveries(user):
         raise Forbidden()
     row = db.session.get(Notification, notification_id)
     if row is None:
@@ -258,7 +253,7 @@ def delivery_log(user: User, notification_id: int) -> tuple[Notification, list[E
 
 def deliveries_of_application(user: User, application_id: int) -> list[tuple[Notification, str, list[EmailDelivery]]]:
     """Every e-mailed notification of one application with its attempts (ministry staff)."""
-    if user.role != Role.MINISTRY_STAFF:
+    if not can_see_deliveries(user):
         raise Forbidden()
     rows = db.session.execute(
         select(Notification, User.username)

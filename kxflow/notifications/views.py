@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from kxflow.core.formats import locale
 from kxflow.core.uow import transaction
-from kxflow.core.web import locale
+from kxflow.core.web import nav_item
 from kxflow.notifications import operations
 
 bp = Blueprint("notifications_web", __name__, template_folder="templates")
+nav_item("notifications_web.index", _l("Notifications"), 100, lambda user: True, badge=operations.unread_count)
 PER_PAGE = 30
 
 

@@ -8,11 +8,11 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from kxflow.applications.attachments import download as file_download
-from kxflow.core.auth import api_user, require_api_user
+from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import download as file_download
 from kxflow.publicity import operations
 
 public_blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="Public notice (no login)")

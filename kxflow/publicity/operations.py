@@ -19,17 +19,19 @@ from sqlalchemy import select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.applications.attachments import check_upload, stored, stored_path
-from kxflow.applications.models import Application
 from kxflow.applications.operations import fire_trigger
-from kxflow.applications.scope import get_application
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
+from kxflow.core.uploads import check_upload, stored, stored_path
 from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.publicity.models import Objection
 from kxflow.regions.models import County, Province
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import get_application
+from kxflow.workflow.states import AFTER_DESIGNATION, OBJECTION_STATES, State
+from kxflow.workflow.triggers import Trigger
 
 _CONTACT = re.compile(r"^[0-9+\-() ]{7,20}$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_MAX = 5000
@@ -59,7 +61,7 @@ def notices() -> list[Notice]:
         .join(County, County.code == Application.county_code)
         .join(Province, Province.code == Application.province_code)
         .join(Call, Call.id == Application.call_id)
-        .where(Application.state == "publicity")
+        .where(Application.state == State.PUBLICITY)
         .order_by(Application.publicity_ends_at, Province.code, County.code)
     )
     return [Notice(*row) for row in rows.all()]
@@ -67,7 +69,7 @@ def notices() -> list[Notice]:
 
 def _under_notice(application_id: int) -> Application:
     app = db.session.scalars(
-        select(Application).where(Application.id == application_id, Application.state == "publicity")
+        select(Application).where(Application.id == application_id, Application.state == State.PUBLICITY)
     ).first()
     if app is None:
         raise NotFound()
@@ -151,6 +153,11 @@ def _require_ministry(user: User) -> None:
         raise Forbidden()
 
 
+def sees_objections(user: User, app: Application) -> bool:
+    """Objections are for ministry staff alone, from the public notice on."""
+    return user.role == Role.MINISTRY_STAFF and app.state in OBJECTION_STATES
+
+
 def of_application(user: User, application_id: int) -> list[Objection]:
     _require_ministry(user)
     app = get_application(user, application_id)
@@ -169,7 +176,7 @@ def resolve(user: User, objection_id: int, *, upheld: bool, reason: str) -> Obje
     if row.status != "open":
         raise Conflict(gettext("This objection has already been resolved."))
     app = get_application(user, row.application_id)
-    if app.state != "publicity":
+    if app.state != State.PUBLICITY:
         raise Conflict(gettext("The application is no longer under public notice."), state=app.state)
     # only the first of two people deciding at once changes the row (SQLite ignores FOR UPDATE)
     decided = db.session.execute(
@@ -186,7 +193,7 @@ def resolve(user: User, objection_id: int, *, upheld: bool, reason: str) -> Obje
         raise Conflict(gettext("This objection has already been resolved."))
     db.session.refresh(row)
     if upheld:
-        fire_trigger(user, app.id, "uphold_objection", comment=reason)
+        fire_trigger(user, app.id, Trigger.UPHOLD_OBJECTION, comment=reason)
     return row
 
 
@@ -215,7 +222,7 @@ def roll() -> list[RollEntry]:
         .join(County, County.code == Application.county_code)
         .join(Province, Province.code == Application.province_code)
         .where(
-            Application.state.in_(("designated", "rectification", "revoked")), Application.designated_at.is_not(None)
+            Application.state.in_(AFTER_DESIGNATION), Application.designated_at.is_not(None)
         )
         .order_by(Province.code, County.code)
     )

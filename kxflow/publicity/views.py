@@ -3,16 +3,28 @@ ministry staff resolve objections from the application's page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from kxflow.applications.attachments import download as file_download
+from kxflow.accounts.models import User
+from kxflow.applications.sections import detail_section
 from kxflow.core.extensions import limiter
+from kxflow.core.uploads import download as file_download
 from kxflow.core.web import perform
 from kxflow.publicity import operations
+from kxflow.workflow.models import Application
 
 bp = Blueprint("publicity_web", __name__, template_folder="templates")
+
+
+@detail_section("publicity/_objections.html", 30)
+def _objections_section(user: User, app: Application) -> dict[str, Any] | None:
+    if not operations.sees_objections(user, app):
+        return None
+    return {"objections": operations.of_application(user, app.id)}
 
 
 @bp.get("/public/notices")

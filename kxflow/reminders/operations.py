@@ -7,36 +7,74 @@ outbox), once each: the reminder's ``sent_at`` and its notifications commit toge
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.applications.models import Application, AuditRecord
-from kxflow.applications.scope import get_application
-from kxflow.applications.workflow import HOLDER_ROLE
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden
 from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
 from kxflow.notifications.operations import in_scope, notify_users
-from kxflow.reminders.models import Reminder
+from kxflow.reminders.models import REMINDER_KINDS, Reminder
+from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow.scope import get_application, visible
+from kxflow.workflow.states import AT_COUNTY, BEFORE_MINISTRY, State
+from kxflow.workflow.triggers import HOLDER_ROLE
 
 # waiting-time limits: the stage, the call's setting, and who is told when the grace runs out
 SLA = {
-    "county_review": ("sla_county_days", Role.PROVINCE_REVIEWER),
-    "province_review": ("sla_province_days", Role.MINISTRY_STAFF),
-    "ministry_review": ("sla_ministry_days", None),
+    State.COUNTY_REVIEW: ("sla_county_days", Role.PROVINCE_REVIEWER),
+    State.PROVINCE_REVIEW: ("sla_province_days", Role.MINISTRY_STAFF),
+    State.MINISTRY_REVIEW: ("sla_ministry_days", None),
 }
 # who may press whom: the holder's stage → the roles above it
 PRESSERS = {
-    "draft": {Role.COUNTY_LEADER},
-    "county_review": {Role.PROVINCE_REVIEWER, Role.MINISTRY_STAFF},
-    "province_review": {Role.MINISTRY_STAFF},
+    State.DRAFT: {Role.COUNTY_LEADER},
+    State.COUNTY_REVIEW: {Role.PROVINCE_REVIEWER, Role.MINISTRY_STAFF},
+    State.PROVINCE_REVIEW: {Role.MINISTRY_STAFF},
 }
+# the kinds planned for the stage an application is in, cancelled when it leaves it
+STAGE_KINDS = ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end", "expert_due")
+
+
+# --- who sends each kind (features register the kinds they own) ---------------------------------
+
+
+@dataclass(frozen=True)
+class KindHandler:
+    send: Callable[[Reminder], int]  # writes the notifications and marks the reminder sent or cancelled
+    reaches: Callable[[User, Reminder], bool]  # would this user receive it (for "my upcoming reminders")
+
+
+HANDLERS: dict[str, KindHandler] = {}
+# reminders a user may see beyond those of the applications in their scope (e.g. their inspections')
+EXTRA_VISIBLE: list[Callable[[User], ColumnElement[bool]]] = []
+
+
+def reminder_kind(*kinds: str, reaches: Callable[[User, Reminder], bool]):
+    """``@reminder_kind("inspection_soon", reaches=...)`` registers the sender of the kinds a feature owns."""
+
+    def register(send: Callable[[Reminder], int]) -> Callable[[Reminder], int]:
+        for kind in kinds:
+            HANDLERS[kind] = KindHandler(send, reaches)
+        return send
+
+    return register
+
+
+def check_registered() -> None:
+    missing = sorted(set(REMINDER_KINDS) - set(HANDLERS))
+    if missing:
+        raise RuntimeError(f"reminder kinds no feature sends: {', '.join(missing)}")
 
 
 EXPERT_REMIND_DAYS_BEFORE = (3, 0)  # experts who have not scored: three days before, and on the day
@@ -86,10 +124,10 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
                 }
             )
 
-    if deadlines and app.state in ("draft", "county_review"):
+    if deadlines and app.state in AT_COUNTY:
         for days in call.reminder_offsets_days:
             add("county_deadline", call.county_deadline - timedelta(days=days), days)
-    if deadlines and app.state == "province_review":
+    if deadlines and app.state == State.PROVINCE_REVIEW:
         for days in call.reminder_offsets_days:
             add("province_deadline", call.province_deadline - timedelta(days=days), days)
     if sla and app.state in SLA:
@@ -99,9 +137,9 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
             add(
                 "escalation", app.state_changed_at + timedelta(days=limit_days + call.escalation_grace_days), limit_days
             )
-    if app.state == "publicity" and app.publicity_ends_at is not None:
+    if app.state == State.PUBLICITY and app.publicity_ends_at is not None:
         add("publicity_end", app.publicity_ends_at)
-    if app.state == "expert_review":
+    if app.state == State.EXPERT_REVIEW:
         due = expert_review_due(app)
         for days in EXPERT_REMIND_DAYS_BEFORE:
             add("expert_due", due - timedelta(days=days), days)
@@ -111,7 +149,7 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
 
 def plan_for_stage(app: Application, entered_by: str) -> None:
     """Cancels the reminders of the stage the application left and plans those of the one it is in."""
-    _cancel_pending(app, ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end", "expert_due"))
+    _cancel_pending(app, STAGE_KINDS)
     _plan(app, entered_by)
 
 
@@ -120,7 +158,7 @@ def replan_deadlines(call_id: int) -> None:
     tag = f"c{int(clock.now().timestamp())}"
     apps = db.session.scalars(
         select(Application).where(
-            Application.call_id == call_id, Application.state.in_(("draft", "county_review", "province_review"))
+            Application.call_id == call_id, Application.state.in_(BEFORE_MINISTRY)
         )
     )
     for app in apps:
@@ -133,42 +171,56 @@ def _recipients(app: Application, role: Role) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def send_one(reminder_id: int) -> int:
-    """Sends one due reminder (or cancels it if the work moved on). Returns notifications written."""
-    reminder = db.session.get(Reminder, reminder_id)
-    if reminder is None or reminder.sent_at is not None or reminder.cancelled_at is not None:
-        return 0
-    if reminder.inspection_id is not None:
-        from kxflow.inspections.operations import send_reminder
-
-        return send_reminder(reminder)
+def deliver(reminder: Reminder, recipients: Callable[[Application], list[int]], **params: Any) -> int:
+    """Sends an application's reminder to ``recipients(app)``, unless the application has moved on (then cancels it)."""
     app = db.session.get(Application, reminder.application_id)
     now = clock.now()
     if app.state != reminder.state:
         reminder.cancelled_at = now
         return 0
-    params = {"county": app.county.name, "state": app.state, "offset_days": reminder.offset_days, **reminder.params}
-    if reminder.kind == "county_deadline":
-        params["deadline"] = app.call.county_deadline.isoformat()
-    elif reminder.kind == "province_deadline":
-        params["deadline"] = app.call.province_deadline.isoformat()
-    if reminder.kind == "expert_due":
-        from kxflow.experts.operations import active_assignments
-
-        params["due"] = expert_review_due(app).isoformat()
-        recipients = [a.expert_id for a in active_assignments(app.id) if a.scores is None]
-    else:
-        role = SLA[app.state][1] if reminder.kind == "escalation" else HOLDER_ROLE[app.state]
-        recipients = _recipients(app, role)
     written = notify_users(
-        recipients,
+        recipients(app),
         application_id=app.id,
         event=reminder.kind,
-        params=params,
+        params={
+            "county": app.county.name,
+            "state": app.state,
+            "offset_days": reminder.offset_days,
+            **reminder.params,
+            **params,
+        },
         dedupe_prefix=f"reminder:{reminder.id}",
     )
     reminder.sent_at = now
     return written
+
+
+def reaches_holder(user: User, reminder: Reminder) -> bool:
+    return HOLDER_ROLE.get(reminder.state) == user.role
+
+
+@reminder_kind("county_deadline", "province_deadline", "sla", "press", "publicity_end", reaches=reaches_holder)
+def _to_holder(reminder: Reminder) -> int:
+    app = db.session.get(Application, reminder.application_id)
+    params = {}
+    if reminder.kind == "county_deadline":
+        params["deadline"] = app.call.county_deadline.isoformat()
+    elif reminder.kind == "province_deadline":
+        params["deadline"] = app.call.province_deadline.isoformat()
+    return deliver(reminder, lambda app: _recipients(app, HOLDER_ROLE[app.state]), **params)
+
+
+@reminder_kind("escalation", reaches=lambda user, r: SLA.get(r.state, (None, None))[1] == user.role)
+def _to_level_above(reminder: Reminder) -> int:
+    return deliver(reminder, lambda app: _recipients(app, SLA[app.state][1]))
+
+
+def send_one(reminder_id: int) -> int:
+    """Sends one due reminder (or cancels it if the work moved on). Returns notifications written."""
+    reminder = db.session.get(Reminder, reminder_id)
+    if reminder is None or reminder.sent_at is not None or reminder.cancelled_at is not None:
+        return 0
+    return HANDLERS[reminder.kind].send(reminder)
 
 
 def scan_due(limit: int = 500) -> int | None:
@@ -189,10 +241,15 @@ def scan_due(limit: int = 500) -> int | None:
         return written
 
 
+def can_press(user: User, app: Application) -> bool:
+    """催办 is for a level above the one holding the application."""
+    return user.role in PRESSERS.get(app.state, set())
+
+
 def press(user: User, application_id: int, comment: str | None = None) -> Reminder:
     """催办: a user above the holder sends an immediate reminder; once per application per day; audited."""
     app = get_application(user, application_id, for_update=True)
-    if user.role not in PRESSERS.get(app.state, set()):
+    if not can_press(user, app):
         raise Forbidden(gettext("Only a level above the current holder can press for action."))
     now = clock.now()
     day = now.astimezone(CHINA).date().isoformat()
@@ -231,26 +288,12 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
 
 def upcoming_for(user: User, limit: int = 100) -> list[Reminder]:
     """The reminders still to come that will reach this user (their holder role, or their inspections)."""
-    from kxflow.applications.scope import visible
-    from kxflow.inspections.models import Inspection
-    from kxflow.inspections.operations import visible as inspection_visible
-
     rows = db.session.scalars(
         select(Reminder)
         .join(Application, Application.id == Reminder.application_id)
         .where(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.kind != "press")
-        .where(visible(user) | Reminder.inspection_id.in_(select(Inspection.id).where(inspection_visible(user))))
+        .where(or_(visible(user), *(clause(user) for clause in EXTRA_VISIBLE)))
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit * 3)
     ).all()
-
-    def reaches(r: Reminder) -> bool:
-        if r.kind == "inspection_soon":
-            return user.role != Role.MINISTRY_STAFF and user.role != Role.PROVINCE_REVIEWER
-        if r.kind == "inspection_overdue":
-            return user.role == Role.MINISTRY_STAFF
-        if r.kind == "escalation":
-            return SLA.get(r.state, (None, None))[1] == user.role
-        return HOLDER_ROLE.get(r.state) == user.role
-
-    return [r for r in rows if reaches(r)][:limit]
+    return [r for r in rows if HANDLERS[r.kind].reaches(user, r)][:limit]

@@ -63,7 +63,7 @@ def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
     from kxflow import create_app
     from kxflow.accounts.models import ApiToken, User
     from kxflow.accounts.operations import create_user
-    from kxflow.applications.models import Application, Attachment
+    from kxflow.workflow.models import Application, Attachment
     from kxflow.calls.operations import create_call
     from kxflow.core import clock
     from kxflow.core.db import db
@@ -222,7 +222,8 @@ def machine_cost() -> str:
     """The state machine is built once: firing a trigger costs microseconds, building one far more."""
     from transitions import Machine
 
-    from kxflow.applications.workflow import MACHINE, STATE_NAMES, TRIGGERS
+    from kxflow.workflow.states import STATE_NAMES
+    from kxflow.workflow.triggers import MACHINE, TRIGGERS
 
     class Row:
         state = "draft"

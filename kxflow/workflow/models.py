@@ -7,6 +7,7 @@ concurrent second writer fail instead of silently overwriting the first.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -23,14 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kxflow.accounts.models import User
-from kxflow.applications.workflow import STATE_NAMES
-from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.types import UTCDateTime
 from kxflow.regions.models import County
+from kxflow.workflow.states import NOT_LIVE, STATE_NAMES, State
 
-_STATES_SQL = ", ".join(f"'{s}'" for s in STATE_NAMES)
+if TYPE_CHECKING:
+    from kxflow.calls.models import Call  # the call is read by name: calls sit above the workflow
+
+_STATES_SQL = ", ".join(f"'{s.value}'" for s in STATE_NAMES)
 
 
 class Application(db.Model):
@@ -51,8 +54,8 @@ class Application(db.Model):
             "call_id",
             "county_code",
             unique=True,
-            postgresql_where=text("state <> 'withdrawn'"),
-            sqlite_where=text("state <> 'withdrawn'"),
+            postgresql_where=text(f"state <> '{NOT_LIVE.value}'"),
+            sqlite_where=text(f"state <> '{NOT_LIVE.value}'"),
         ),
         Index("ix_applications_call_province_state", "call_id", "province_code", "state"),
     )
@@ -61,7 +64,7 @@ class Application(db.Model):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     province_code: Mapped[str] = mapped_column(String(6), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=State.DRAFT.value, index=True)
     indicators: Mapped[dict] = mapped_column(JSON, default=dict)
     computed: Mapped[dict] = mapped_column(JSON, default=dict)
     score: Mapped[float] = mapped_column(Float, default=0.0)
@@ -77,7 +80,7 @@ class Application(db.Model):
     rectification_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    call: Mapped[Call] = relationship(lazy="joined")
+    call: Mapped[Call] = relationship("Call", lazy="joined")
     county: Mapped[County] = relationship(
         lazy="joined", foreign_keys=[county_code], primaryjoin="County.code == Application.county_code"
     )

@@ -1,4 +1,5 @@
-"""The one workflow of the programme: states, triggers, who may fire them, and their guards.
+"""The one workflow of the programme: the trigger table (who may move an application from where to where,
+guarded by what) and the ``transitions`` machine built from it.
 
 Built once at import as a ``transitions`` machine with no models attached; a trigger is fired
 on a loaded row through ``MACHINE.events[name].trigger(row, ctx=...)`` (the state is the row's
@@ -9,76 +10,78 @@ on a loaded row through ``MACHINE.events[name].trigger(row, ctx=...)`` (the stat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from transitions import Machine
 
 from kxflow.accounts.roles import Role
+from kxflow.workflow.states import STATE_NAMES, State
 
 
-@dataclass(frozen=True)
-class StateSpec:
-    name: str
-    label_zh: str
-    label_en: str
-    final: bool = False
+class Trigger(StrEnum):
+    SUBMIT = "submit"
+    COUNTY_APPROVE = "county_approve"
+    COUNTY_RETURN = "county_return"
+    PROVINCE_RECOMMEND = "province_recommend"
+    PROVINCE_RETURN = "province_return"
+    PROVINCE_REJECT = "province_reject"
+    MINISTRY_ACCEPT = "ministry_accept"
+    MINISTRY_RETURN = "ministry_return"
+    MINISTRY_REJECT = "ministry_reject"
+    SCHEDULE_INSPECTION = "schedule_inspection"
+    EXPERT_REJECT = "expert_reject"
+    PASS_INSPECTION = "pass_inspection"
+    FAIL_INSPECTION = "fail_inspection"
+    DESIGNATE = "designate"
+    UPHOLD_OBJECTION = "uphold_objection"
+    FAIL_RECHECK = "fail_recheck"
+    PASS_RECHECK = "pass_recheck"
+    REVOKE = "revoke"
+    WITHDRAW = "withdraw"
 
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    name: str
-    sources: tuple[str, ...]
-    dest: str
+    name: Trigger
+    sources: tuple[State, ...]
+    dest: State
     roles: frozenset[Role]
     label_zh: str
     label_en: str
     guards: tuple[str, ...] = ()
     comment_required: bool = False
+    takes_comment: bool = True  # the form offers a comment box (required or optional)
+    asks_deadline: bool = False  # the form asks for a date (the rectification deadline)
     irreversible: bool = False
     bumps_revision: bool = False
 
-
-STATES: tuple[StateSpec, ...] = (
-    StateSpec("draft", "草稿", "Draft"),
-    StateSpec("county_review", "县级审核", "County review"),
-    StateSpec("province_review", "省级审核", "Province review"),
-    StateSpec("ministry_review", "部级形式审查", "Ministry formal review"),
-    StateSpec("expert_review", "专家评审", "Expert review"),
-    StateSpec("site_inspection", "实地考察", "Site inspection"),
-    StateSpec("publicity", "公示", "Public notice"),
-    StateSpec("designated", "已命名", "Designated"),
-    StateSpec("rectification", "整改", "Rectification"),
-    StateSpec("revoked", "已撤销（摘牌）", "Revoked", final=True),
-    StateSpec("rejected", "未通过", "Rejected", final=True),
-    StateSpec("withdrawn", "已撤回", "Withdrawn", final=True),
-)
-STATE_NAMES = tuple(s.name for s in STATES)
-STATES_BY_NAME = {s.name: s for s in STATES}
 
 _COUNTY = frozenset({Role.COUNTY_STAFF, Role.COUNTY_LEADER})
 _MINISTRY = frozenset({Role.MINISTRY_STAFF})
 
 TRIGGERS: tuple[TriggerSpec, ...] = (
     TriggerSpec(
-        "submit",
-        ("draft",),
-        "county_review",
+        Trigger.SUBMIT,
+        (State.DRAFT,),
+        State.COUNTY_REVIEW,
         frozenset({Role.COUNTY_STAFF}),
         "提交",
         "Submit",
         guards=("call_open", "assessment_passed", "indicators_complete", "attachments_present"),
+        takes_comment=False,
     ),
     TriggerSpec(
-        "county_approve",
-        ("county_review",),
-        "province_review",
+        Trigger.COUNTY_APPROVE,
+        (State.COUNTY_REVIEW,),
+        State.PROVINCE_REVIEW,
         frozenset({Role.COUNTY_LEADER}),
         "县级审核通过",
         "Approve (county)",
     ),
     TriggerSpec(
-        "county_return",
-        ("county_review",),
-        "draft",
+        Trigger.COUNTY_RETURN,
+        (State.COUNTY_REVIEW,),
+        State.DRAFT,
         frozenset({Role.COUNTY_LEADER}),
         "县级退回",
         "Return (county)",
@@ -86,18 +89,18 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         comment_required=True,
     ),
     TriggerSpec(
-        "province_recommend",
-        ("province_review",),
-        "ministry_review",
+        Trigger.PROVINCE_RECOMMEND,
+        (State.PROVINCE_REVIEW,),
+        State.MINISTRY_REVIEW,
         frozenset({Role.PROVINCE_REVIEWER}),
         "省级推荐",
         "Recommend (province)",
         guards=("before_province_deadline", "province_quota"),
     ),
     TriggerSpec(
-        "province_return",
-        ("province_review",),
-        "draft",
+        Trigger.PROVINCE_RETURN,
+        (State.PROVINCE_REVIEW,),
+        State.DRAFT,
         frozenset({Role.PROVINCE_REVIEWER}),
         "省级退回",
         "Return (province)",
@@ -106,9 +109,9 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         bumps_revision=True,
     ),
     TriggerSpec(
-        "province_reject",
-        ("province_review",),
-        "rejected",
+        Trigger.PROVINCE_REJECT,
+        (State.PROVINCE_REVIEW,),
+        State.REJECTED,
         frozenset({Role.PROVINCE_REVIEWER}),
         "省级不予推荐",
         "Reject (province)",
@@ -117,18 +120,18 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "ministry_accept",
-        ("ministry_review",),
-        "expert_review",
+        Trigger.MINISTRY_ACCEPT,
+        (State.MINISTRY_REVIEW,),
+        State.EXPERT_REVIEW,
         _MINISTRY,
         "形式审查通过",
         "Accept (formal review)",
         guards=("panel_ready",),
     ),
     TriggerSpec(
-        "ministry_return",
-        ("ministry_review",),
-        "province_review",
+        Trigger.MINISTRY_RETURN,
+        (State.MINISTRY_REVIEW,),
+        State.PROVINCE_REVIEW,
         _MINISTRY,
         "部级退回",
         "Return (ministry)",
@@ -136,9 +139,9 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         comment_required=True,
     ),
     TriggerSpec(
-        "ministry_reject",
-        ("ministry_review",),
-        "rejected",
+        Trigger.MINISTRY_REJECT,
+        (State.MINISTRY_REVIEW,),
+        State.REJECTED,
         _MINISTRY,
         "形式审查不通过",
         "Reject (formal review)",
@@ -147,18 +150,18 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "schedule_inspection",
-        ("expert_review",),
-        "site_inspection",
+        Trigger.SCHEDULE_INSPECTION,
+        (State.EXPERT_REVIEW,),
+        State.SITE_INSPECTION,
         _MINISTRY,
         "专家评审通过，安排实地考察",
         "Pass expert review, schedule inspection",
         guards=("all_scored", "no_veto_failed", "aggregate_meets_threshold", "inspection_set"),
     ),
     TriggerSpec(
-        "expert_reject",
-        ("expert_review",),
-        "rejected",
+        Trigger.EXPERT_REJECT,
+        (State.EXPERT_REVIEW,),
+        State.REJECTED,
         _MINISTRY,
         "专家评审不通过",
         "Reject (expert review)",
@@ -167,18 +170,18 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "pass_inspection",
-        ("site_inspection",),
-        "publicity",
+        Trigger.PASS_INSPECTION,
+        (State.SITE_INSPECTION,),
+        State.PUBLICITY,
         _MINISTRY,
         "考察通过，进入公示",
         "Pass inspection, open public notice",
         guards=("report_recorded",),
     ),
     TriggerSpec(
-        "fail_inspection",
-        ("site_inspection",),
-        "rejected",
+        Trigger.FAIL_INSPECTION,
+        (State.SITE_INSPECTION,),
+        State.REJECTED,
         _MINISTRY,
         "考察不通过",
         "Fail inspection",
@@ -187,9 +190,9 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "designate",
-        ("publicity",),
-        "designated",
+        Trigger.DESIGNATE,
+        (State.PUBLICITY,),
+        State.DESIGNATED,
         _MINISTRY,
         "命名",
         "Designate",
@@ -197,9 +200,9 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "uphold_objection",
-        ("publicity",),
-        "rejected",
+        Trigger.UPHOLD_OBJECTION,
+        (State.PUBLICITY,),
+        State.REJECTED,
         _MINISTRY,
         "异议成立，不予命名",
         "Objection upheld: reject",
@@ -208,27 +211,28 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "fail_recheck",
-        ("designated",),
-        "rectification",
+        Trigger.FAIL_RECHECK,
+        (State.DESIGNATED,),
+        State.RECTIFICATION,
         _MINISTRY,
         "复查不达标，限期整改",
         "Re-check failed: rectify",
         guards=("recheck_failed",),
+        asks_deadline=True,
     ),
     TriggerSpec(
-        "pass_recheck",
-        ("rectification",),
-        "designated",
+        Trigger.PASS_RECHECK,
+        (State.RECTIFICATION,),
+        State.DESIGNATED,
         _MINISTRY,
         "整改复查通过",
         "Rectified: re-check passed",
         guards=("recheck_passed",),
     ),
     TriggerSpec(
-        "revoke",
-        ("designated", "rectification"),
-        "revoked",
+        Trigger.REVOKE,
+        (State.DESIGNATED, State.RECTIFICATION),
+        State.REVOKED,
         _MINISTRY,
         "撤销命名（摘牌）",
         "Revoke (摘牌)",
@@ -237,27 +241,28 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         irreversible=True,
     ),
     TriggerSpec(
-        "withdraw",
-        ("draft", "county_review", "province_review", "ministry_review"),
-        "withdrawn",
+        Trigger.WITHDRAW,
+        (State.DRAFT, State.COUNTY_REVIEW, State.PROVINCE_REVIEW, State.MINISTRY_REVIEW),
+        State.WITHDRAWN,
         _COUNTY,
         "撤回",
         "Withdraw",
+        takes_comment=False,
         irreversible=True,
     ),
 )
 TRIGGERS_BY_NAME = {t.name: t for t in TRIGGERS}
 
 # Who holds an application in each state, i.e. who is asked to act next.
-HOLDER_ROLE: dict[str, Role] = {
-    "draft": Role.COUNTY_STAFF,
-    "county_review": Role.COUNTY_LEADER,
-    "province_review": Role.PROVINCE_REVIEWER,
-    "ministry_review": Role.MINISTRY_STAFF,
-    "expert_review": Role.MINISTRY_STAFF,
-    "site_inspection": Role.MINISTRY_STAFF,
-    "publicity": Role.MINISTRY_STAFF,
-    "rectification": Role.MINISTRY_STAFF,
+HOLDER_ROLE: dict[State, Role] = {
+    State.DRAFT: Role.COUNTY_STAFF,
+    State.COUNTY_REVIEW: Role.COUNTY_LEADER,
+    State.PROVINCE_REVIEW: Role.PROVINCE_REVIEWER,
+    State.MINISTRY_REVIEW: Role.MINISTRY_STAFF,
+    State.EXPERT_REVIEW: Role.MINISTRY_STAFF,
+    State.SITE_INSPECTION: Role.MINISTRY_STAFF,
+    State.PUBLICITY: Role.MINISTRY_STAFF,
+    State.RECTIFICATION: Role.MINISTRY_STAFF,
 }
 
 
@@ -269,12 +274,18 @@ def _condition(guard: str):
     return check
 
 
+# plain strings, not the enum: ``transitions`` names Enum states by their member names (DRAFT)
 MACHINE = Machine(
     model=None,
-    states=list(STATE_NAMES),
-    initial="draft",
+    states=[s.value for s in STATE_NAMES],
+    initial=State.DRAFT.value,
     transitions=[
-        {"trigger": t.name, "source": list(t.sources), "dest": t.dest, "conditions": [_condition(g) for g in t.guards]}
+        {
+            "trigger": t.name.value,
+            "source": [s.value for s in t.sources],
+            "dest": t.dest.value,
+            "conditions": [_condition(g) for g in t.guards],
+        }
         for t in TRIGGERS
     ],
     auto_transitions=False,
@@ -286,14 +297,9 @@ def can_fire_from(trigger: str, state: str) -> bool:
     return bool(MACHINE.get_transitions(trigger=trigger, source=state))
 
 
-def triggers_for(role: str, state: str) -> list[str]:
+def triggers_for(role: str, state: str) -> list[Trigger]:
     """The triggers a role may fire from a state (guards not yet considered)."""
     return [t.name for t in TRIGGERS if role in t.roles and state in t.sources]
-
-
-def state_label(name: str, locale: str) -> str:
-    spec = STATES_BY_NAME[name]
-    return spec.label_en if locale.startswith("en") else spec.label_zh
 
 
 # audited actions that do not move the application

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from kxflow.accounts.models import User
+from kxflow.accounts.operations import user_for_token
 from kxflow.core.errors import Unauthorized
 
 
@@ -19,8 +20,6 @@ def bearer_token() -> str | None:
 def api_user() -> User:
     """The user behind this API request's token, or 401."""
     if "api_user" not in g:
-        from kxflow.accounts.operations import user_for_token
-
         token = bearer_token()
         if token is None:
             raise Unauthorized()

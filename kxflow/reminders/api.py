@@ -1,0 +1,27 @@
+"""API: the reminders still to come my way."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core.fields import ChinaDateTime
+from kxflow.reminders.operations import upcoming_for
+
+blp = Blueprint("reminders", __name__, url_prefix="/api/v1/reminders", description="Reminders")
+blp.before_request(require_api_user)
+
+
+class ReminderOut(Schema):
+    kind = fields.String()
+    application_id = fields.Integer()
+    inspection_id = fields.Integer(allow_none=True)
+    due_at = ChinaDateTime()
+    offset_days = fields.Integer(allow_none=True)
+
+
+@blp.route("/upcoming", methods=["GET"])
+@blp.response(200, ReminderOut(many=True))
+def upcoming():
+    return upcoming_for(api_user())
