@@ -15,6 +15,8 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from kxflow.core.validation import translate_messages
+
 log = logging.getLogger(__name__)
 
 
@@ -93,8 +95,6 @@ def http_error_response(exc: HTTPException):
     extra: dict[str, Any] = {}
     data = getattr(exc, "data", None)  # webargs/flask-smorest attach the validation messages here
     if data and isinstance(data.get("messages"), dict):
-        from kxflow.core.validation import translate_messages
-
         extra["fields"] = translate_messages(data["messages"])
         response = envelope(status, "invalid", Invalid.default_message, **extra)
     else:

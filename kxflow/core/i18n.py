@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 from flask_babel import Babel
+from flask_login import current_user
 
 LANGUAGES = ("zh", "en")
 babel = Babel()
@@ -23,8 +24,6 @@ def select_locale() -> str:
 
 def _session_user():
     try:
-        from flask_login import current_user
-
         return current_user if current_user and current_user.is_authenticated else None
     except Exception:  # outside a request with a login manager
         return None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
+import redis
 from flask import current_app
 from sqlalchemy import String, insert, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -64,8 +65,6 @@ def exclusive(name: str, ttl: timedelta | None = None) -> Iterator[bool]:
     holder = uuid.uuid4().hex
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
-        import redis
-
         lock = redis.Redis.from_url(redis_url).lock(f"kxflow:lock:{name}", timeout=ttl.total_seconds())
         held = lock.acquire(blocking=False)
         try:
