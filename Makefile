@@ -11,7 +11,7 @@ TOOLS := .venv-tools
 UV_VERSION := 0.13.8
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
-.PHONY: install translations run services test test-sqlite test-postgres lint bench clean lock
+.PHONY: install translations run services test test-sqlite test-postgres lint bench clean lock vendor
 
 # Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -63,6 +63,9 @@ $(UV_STAMP):
 lock: $(UV_STAMP)
 	$(TOOLS)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 	  --generate-hashes --no-config --custom-compile-command 'make lock' --quiet -o $(LOCK) $(LOCK_ARGS)
+
+vendor: $(STAMP)
+	$(BIN)/python -m kxflow.vendoring fetch $(VENDOR_ARGS)
 
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)
