@@ -2,12 +2,15 @@
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+# Every dependency from the hashed lock (its own layer, rebuilt only when the lock changes); then the project alone.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY kxflow ./kxflow
 COPY workers ./workers
 COPY migrations ./migrations
 COPY wsgi.py babel.cfg ./
-RUN pip install --no-cache-dir . && pybabel compile -d kxflow/translations \
+RUN pip install --no-cache-dir --no-deps . && pybabel compile -d kxflow/translations \
     && useradd --system --home /app kxflow && mkdir -p /data/uploads && chown kxflow /data/uploads
 USER kxflow
 EXPOSE 8000

@@ -3,14 +3,21 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 FLASK := $(BIN)/flask --app wsgi
+# uv only regenerates the lock (make lock); installs use pip with --require-hashes.
+TOOLS := .venv-tools
+UV_VERSION := 0.13.8
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
-.PHONY: install translations run services test test-sqlite test-postgres lint bench clean
+.PHONY: install translations run services test test-sqlite test-postgres lint bench clean lock vendor
 
-$(STAMP): pyproject.toml
+# Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP) translations
@@ -47,8 +54,21 @@ test: install services lint
 	$(MAKE) --no-print-directory test-postgres && \
 	echo "make test: both databases passed in $$(( $$(date +%s) - start )) s"
 
+$(UV_STAMP):
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@rm -f $(TOOLS)/.uv-* && touch $(UV_STAMP)
+
+# Keeps the pins already in the lock where pyproject.toml allows; LOCK_ARGS=--upgrade refreshes them all.
+lock: $(UV_STAMP)
+	$(TOOLS)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --no-config --custom-compile-command 'make lock' --quiet -o $(LOCK) $(LOCK_ARGS)
+
+vendor: $(STAMP)
+	$(BIN)/python -m kxflow.vendoring fetch $(VENDOR_ARGS)
+
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance test-output bench-output .pytest_cache
+	rm -rf $(VENV) $(TOOLS) instance test-output bench-output .pytest_cache
