@@ -41,6 +41,8 @@ services:
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-sqlite: install services
 	KXFLOW_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)

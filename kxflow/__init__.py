@@ -105,6 +105,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _register_contributions()
 
+    from kxflow.core.uow import wrap_write_routes
+
+    wrap_write_routes(app)
+
     from kxflow.cli import register as register_cli
 
     register_cli(app)

@@ -193,8 +193,17 @@ class World:
 
     # --- arranging the database directly ------------------------------------
     def db_state(self, app_id: int, state: str) -> None:
+        """Puts an application at a stage by a shortcut, with the dates the stage implies (the database
+        insists): designated now, the notice already over, rectification due in a year."""
+        now = clock.now()
+        dates = {
+            "publicity": {"publicity_ends_at": now - timedelta(seconds=1)},
+            "designated": {"designated_at": now},
+            "rectification": {"designated_at": now, "rectification_due": now + timedelta(days=365)},
+            "revoked": {"designated_at": now, "revoked_at": now},
+        }.get(state, {})
         with self.app.app_context():
-            db.session.execute(update(Application).where(Application.id == app_id).values(state=state))
+            db.session.execute(update(Application).where(Application.id == app_id).values(state=state, **dates))
             db.session.commit()
 
     def db_application(self, app_id: int) -> Application:

@@ -307,3 +307,11 @@ def test_my_settings_page(world, app):
         assert (user.locale, user.email_all) == ("en", True)
     b.post_form("/settings", {"locale": ""})
     assert "我的待办" in b.text("/tasks")  # back to following the browser (Chinese here)
+
+
+def test_a_district_clerk_is_not_offered_a_call_that_excludes_districts(world, app):
+    """The list of calls to start from applies the same rule as opening one: the call's division types."""
+    start = "开始申报"
+    assert start in Browser(app, "zj_staff").text("/tasks")  # 安吉县, a 县: offered the call
+    page = Browser(app, "district_staff").text("/tasks")  # 上城区, a 市辖区: the call admits no districts
+    assert start not in page and "2026年度国家科技进步示范县（市）申报" not in page

@@ -35,6 +35,8 @@ def sort_order(name: str) -> Callable[[Callable[[Any], tuple]], Callable[[Any], 
         return fn
 
     return register
+
+
 # the pages show each row's province: load it with the rows, not one query per row
 _with_province = joinedload(Application.county).joinedload(County.province)
 

@@ -38,7 +38,7 @@ def can_seat(user: User, app: Application) -> bool:
 
 
 def scoring_status(app: Application) -> str:
-    """"open" during expert review, "not_yet" during formal review (a panel may be seated), else "closed"."""
+    """ "open" during expert review, "not_yet" during formal review (a panel may be seated), else "closed"."""
     if app.state == State.EXPERT_REVIEW:
         return "open"
     return "not_yet" if app.state in PANEL_STATES else "closed"

@@ -221,9 +221,7 @@ def roll() -> list[RollEntry]:
         select(County.name, Province.name, Application.state, Application.designated_at, Application.revoked_at)
         .join(County, County.code == Application.county_code)
         .join(Province, Province.code == Application.province_code)
-        .where(
-            Application.state.in_(AFTER_DESIGNATION), Application.designated_at.is_not(None)
-        )
+        .where(Application.state.in_(AFTER_DESIGNATION), Application.designated_at.is_not(None))
         .order_by(Province.code, County.code)
     )
     return [RollEntry(*row) for row in rows.all()]

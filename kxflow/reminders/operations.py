@@ -157,9 +157,7 @@ def replan_deadlines(call_id: int) -> None:
     """After a call's deadlines or offsets change: its open applications get reminders on the new dates."""
     tag = f"c{int(clock.now().timestamp())}"
     apps = db.session.scalars(
-        select(Application).where(
-            Application.call_id == call_id, Application.state.in_(BEFORE_MINISTRY)
-        )
+        select(Application).where(Application.call_id == call_id, Application.state.in_(BEFORE_MINISTRY))
     )
     for app in apps:
         _cancel_pending(app, ("county_deadline", "province_deadline"))

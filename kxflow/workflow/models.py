@@ -34,6 +34,13 @@ if TYPE_CHECKING:
     from kxflow.calls.models import Call  # the call is read by name: calls sit above the workflow
 
 _STATES_SQL = ", ".join(f"'{s.value}'" for s in STATE_NAMES)
+# (state, the date column it implies, the constraint's name)
+STATE_DATES = (
+    (State.PUBLICITY, "publicity_ends_at", "publicity_has_end"),
+    (State.DESIGNATED, "designated_at", "designated_has_date"),
+    (State.RECTIFICATION, "rectification_due", "rectification_has_deadline"),
+    (State.REVOKED, "revoked_at", "revoked_has_date"),
+)
 
 
 class Application(db.Model):
@@ -41,6 +48,15 @@ class Application(db.Model):
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATES_SQL})", name="state_known"),
         CheckConstraint("revision_round >= 0", name="revision_round_not_negative"),
+        # a stage carries the dates it implies
+        *(
+            CheckConstraint(f"state <> '{state.value}' OR {column} IS NOT NULL", name=name)
+            for state, column, name in STATE_DATES
+        ),
+        CheckConstraint(
+            f"state NOT IN ('{State.RECTIFICATION.value}', '{State.REVOKED.value}') OR designated_at IS NOT NULL",
+            name="was_designated",
+        ),
         # the province is kept on the row for scope and quota queries; the composite key keeps
         # it equal to the county's own province
         ForeignKeyConstraint(
