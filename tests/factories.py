@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user, issue_token
-from kxflow.workflow.models import Application
 from kxflow.calls.operations import create_call
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.workflow.models import Application
 from tests.files import PDF
 
 # name: (role, county, province)
@@ -266,8 +266,8 @@ def bulk_ready_applications(world: World, n: int) -> list[tuple[int, str]]:
     does not matter here). Returns (application id, clerk username).
     """
     from kxflow.accounts.operations import create_user
-    from kxflow.workflow.models import Attachment
     from kxflow.regions.models import County
+    from kxflow.workflow.models import Attachment
 
     taken = {"330523", "330521", "510129", "330102"}
     out = []

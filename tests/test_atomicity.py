@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from kxflow.workflow.models import AuditRecord
 from kxflow.core.db import db
 from kxflow.notifications.models import Notification
+from kxflow.workflow.models import AuditRecord
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kxflow.workflow.models import Attachment
 from kxflow.core.db import db
+from kxflow.workflow.models import Attachment
 from tests.files import JPG, PDF, PNG, ooxml, xlsx_from_openpyxl
 
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from kxflow.workflow.models import Application, Attachment, AuditRecord
 from kxflow.calls.models import Call
 from kxflow.core import clock
+from kxflow.workflow.models import Application, Attachment, AuditRecord
 from tests.files import EXE, PDF, PNG
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
-from kxflow.workflow.models import Application
 from kxflow.core.db import db
+from kxflow.workflow.models import Application
 
 
 def test_create_user_reads_the_password_from_stdin(app):

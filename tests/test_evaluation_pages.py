@@ -131,9 +131,9 @@ def test_inspection_report_and_public_notice_pages(world, app):
 def test_every_demo_stage_opens_for_the_ministry_and_the_public(app):
     from sqlalchemy import select
 
-    from kxflow.workflow.models import Application
     from kxflow.core.db import db
     from kxflow.demo import DEMO_PASSWORD, seed_demo
+    from kxflow.workflow.models import Application
 
     with app.app_context():
         seed_demo()

@@ -180,8 +180,8 @@ def test_a_failed_veto_item_fails_whatever_the_score(world, source):
     if source == "figures":
         from sqlalchemy import update
 
-        from kxflow.workflow.models import Application
         from kxflow.core.db import db
+        from kxflow.workflow.models import Application
 
         with world.app.app_context():
             db.session.execute(

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from kxflow.workflow.models import Application, AuditRecord
-from kxflow.workflow.triggers import TRIGGERS
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.notifications.models import Notification
+from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow.triggers import TRIGGERS
 from tests.factories import build_world
 
 COMMENT_TRIGGERS = [t for t in TRIGGERS if t.comment_required]

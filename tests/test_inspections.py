@@ -8,13 +8,13 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select, update
 
 from kxflow.accounts.operations import create_user
-from kxflow.workflow.models import Application
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.inspections.models import Inspection, InspectionMember
 from kxflow.notifications.models import Notification
 from kxflow.reminders.operations import scan_due
+from kxflow.workflow.models import Application
 from tests.factories import PASSWORD, bulk_ready_applications
 from tests.test_reminders import received
 

@@ -48,7 +48,6 @@ STATES_BY_NAME: dict[str, StateSpec] = {s.name: s for s in STATES}
 
 # --- groupings --------------------------------------------------------------------------------
 
-FINAL: frozenset[State] = frozenset(s.name for s in STATES if s.final)
 # still with the county: the call's county deadline applies
 AT_COUNTY: tuple[State, ...] = (State.DRAFT, State.COUNTY_REVIEW)
 # not yet sent to the ministry: the call's deadlines and their reminders apply

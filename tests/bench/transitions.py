@@ -63,13 +63,13 @@ def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
     from kxflow import create_app
     from kxflow.accounts.models import ApiToken, User
     from kxflow.accounts.operations import create_user
-    from kxflow.workflow.models import Application, Attachment
     from kxflow.calls.operations import create_call
     from kxflow.core import clock
     from kxflow.core.db import db
     from kxflow.indicators.evaluate import evaluate
     from kxflow.indicators.models import definition_for
     from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, County
+    from kxflow.workflow.models import Application, Attachment
     from tests.factories import FULL_INDICATORS, REQUIRED_KINDS
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(uploads)})
