@@ -11,7 +11,8 @@ TOOLS := .venv-tools
 UV_VERSION := 0.13.8
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
-.PHONY: install translations run services test test-sqlite test-postgres lint bench clean lock vendor
+# (messages: see below)
+.PHONY: messages install translations run services test test-sqlite test-postgres lint bench clean lock vendor
 
 # Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -24,6 +25,13 @@ install: $(STAMP) translations
 
 translations: $(STAMP)
 	@$(BIN)/pybabel compile -d kxflow/translations > /dev/null
+
+# After changing strings: extract them and update the zh and en catalogues (sorted, no source lines, so
+# two changes touch different lines), then translate what is new.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  -o kxflow/translations/messages.pot .
+	$(BIN)/pybabel update -N --ignore-obsolete -i kxflow/translations/messages.pot -d kxflow/translations
 
 run: install
 	$(FLASK) db upgrade

@@ -12,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from kxflow import create_app
 from kxflow.core.db import db
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, PG_DB
 from tests.dbutil import recreate_pg_database
 
 
 @pytest.fixture
 def empty_database(tmp_path):
     if BACKEND == "postgresql":
-        return recreate_pg_database("kxflow_migrations_test")
+        return recreate_pg_database(f"{PG_DB}_migrations")
     return f"sqlite:///{tmp_path / 'migrations.sqlite'}"
 
 

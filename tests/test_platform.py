@@ -12,8 +12,9 @@ import redis
 
 from kxflow import create_app
 from kxflow.config import ConfigError, load
+from tests.workers_support import REDIS_TEST_DB
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_TEST_DB + 1}"
 
 
 def test_healthz(client):

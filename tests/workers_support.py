@@ -21,7 +21,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
+# two checkouts may run their tests at once: each gives its own KXFLOW_TEST_REDIS_DB (and KXFLOW_TEST_PG_DB)
+REDIS_TEST_DB = int(os.environ.get("KXFLOW_TEST_REDIS_DB", "14"))
+REDIS_TEST_URL = f"redis://127.0.0.1:6379/{REDIS_TEST_DB}"
 REDIS_START = [
     "redis-server",
     "--daemonize",
