@@ -22,6 +22,7 @@ from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_transition
 from kxflow.regions.models import County
 from kxflow.reminders.operations import plan_for_stage
+from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.guards import GuardContext
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
@@ -197,19 +198,7 @@ def fire_trigger(
     _dates_of_stage(app, trigger, now, deadline)
     app.state_changed_at = now
     app.updated_at = now
-    audit = AuditRecord(
-        application_id=app.id,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=app.state,
-        actor_id=user.id,
-        actor_role=user.role,
-        comment=comment,
-        revision_round=app.revision_round,
-        snapshot=snapshot,
-        at=now,
-    )
-    db.session.add(audit)
+    audit = audit_trail.append(app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot)
     db.session.flush()  # the version check happens here: a concurrent winner makes this fail
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")

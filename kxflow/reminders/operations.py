@@ -25,7 +25,8 @@ from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
 from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import REMINDER_KINDS, Reminder
-from kxflow.workflow.models import Application, AuditRecord
+from kxflow.workflow import audit as audit_trail
+from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application, visible
 from kxflow.workflow.states import AT_COUNTY, BEFORE_MINISTRY, State
 from kxflow.workflow.triggers import HOLDER_ROLE
@@ -265,20 +266,7 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
     )
     db.session.add(reminder)
     db.session.flush()
-    db.session.add(
-        AuditRecord(
-            application_id=app.id,
-            trigger="press",
-            from_state=app.state,
-            to_state=app.state,
-            actor_id=user.id,
-            actor_role=user.role,
-            comment=(comment or "").strip() or None,
-            revision_round=app.revision_round,
-            snapshot={},
-            at=now,
-        )
-    )
+    audit_trail.append(app, user, "press", from_state=app.state, at=now, comment=(comment or "").strip() or None)
     send_one(reminder.id)
     db.session.flush()
     return reminder
