@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 FLASK := $(BIN)/flask --app wsgi
+# `make run` is development on purpose; anything else (an image, a WSGI server) is production unless told
+DEV := KXFLOW_ENV=development
 # uv only regenerates the lock (make lock); installs use pip with --require-hashes.
 TOOLS := .venv-tools
 UV_VERSION := 0.13.8
@@ -34,15 +36,15 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -N --ignore-obsolete -i kxflow/translations/messages.pot -d kxflow/translations
 
 run: install
-	$(FLASK) db upgrade
-	$(FLASK) kxflow load-regions
-	$(FLASK) kxflow seed-demo
+	$(DEV) $(FLASK) db upgrade
+	$(DEV) $(FLASK) kxflow load-regions
+	$(DEV) $(FLASK) kxflow seed-demo
 	@echo "Web at http://127.0.0.1:5000; a Celery worker with beat runs alongside (no Redis needed);"
 	@echo "e-mail is written to instance/mail/, one .eml file per message."
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/celery -A workers.celery_app worker -B --concurrency 1 --loglevel warning \
+	$(DEV) $(BIN)/celery -A workers.celery_app worker -B --concurrency 1 --loglevel warning \
 	  -s instance/celerybeat-schedule & \
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(DEV) $(FLASK) run --host 127.0.0.1 --port 5000
 
 services:
 	@bash tests/services.sh

@@ -15,15 +15,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from kxflow.core.db import db
+    from kxflow.core.afterwards import init_afterwards
+    from kxflow.core.db import database_role_problems, db
     from kxflow.core.errors import register_error_handlers
     from kxflow.core.extensions import api, csrf, limiter, login_manager, migrate
+    from kxflow.core.headers import init_headers
     from kxflow.core.i18n import babel, select_locale
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config_module.INSTANCE.mkdir(parents=True, exist_ok=True)
         _sqlite_pragmas(app)
+    elif app.config["KXFLOW_ENV"] == "production" and not app.config["DATABASE_IS_OWNER"]:
+        with app.app_context():
+            problems = database_role_problems()
+            db.engine.dispose()  # forked workers open their own connections
+        if problems:
+            raise config_module.ConfigError("refusing to start in production:\n  - " + "\n  - ".join(problems))
+    init_headers(app)
+    init_afterwards(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -139,6 +149,8 @@ def _import_models() -> None:
     import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
+    import kxflow.core.security_log  # noqa: F401
+    import kxflow.core.throttle  # noqa: F401
     import kxflow.experts.models  # noqa: F401
     import kxflow.indicators.models  # noqa: F401
     import kxflow.inspections.models  # noqa: F401
@@ -157,6 +169,8 @@ def _sqlite_pragmas(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
 
+    from kxflow.core.db import guard_sqlite
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         cursor = dbapi_conn.cursor()
@@ -164,3 +178,4 @@ def _sqlite_pragmas(app: Flask) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+        guard_sqlite(dbapi_conn)

@@ -31,8 +31,17 @@ def register(app: Flask) -> None:
 
     @group.command("seed-demo")
     def seed_demo_cmd():
-        """Create the demo call and one user per role (idempotent); prints the logins."""
+        """Create the demo call and one user per role (idempotent); prints the logins. Never in production."""
+        from flask import current_app
+
         from kxflow.demo import DEMO_PASSWORD, seed_demo
+
+        if current_app.config["KXFLOW_ENV"] == "production":
+            click.echo(
+                "seed-demo refuses to run in production: its users and their password are published in the README.",
+                err=True,
+            )
+            raise SystemExit(2)
 
         with transaction():
             users = seed_demo()

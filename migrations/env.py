@@ -3,6 +3,9 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
+
+from kxflow.core.db import APPEND_ONLY_TABLES, guard_sqlite, unguard_sqlite
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -90,6 +93,8 @@ def run_migrations_online():
     with connectable.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
+            # migrations are the owner: the app's guard on the append-only tables does not bind them
+            unguard_sqlite(connection.connection.driver_connection)
             # SQLite changes a table by rebuilding it (copy, drop, rename); with foreign keys enforced the
             # drop would delete or refuse the rows that refer to it. The check below proves nothing dangles.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
@@ -105,6 +110,32 @@ def run_migrations_online():
                 raise RuntimeError(f"the migration left rows that refer to nothing: {dangling[:10]}")
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+            guard_sqlite(connection.connection.driver_connection)
+        else:
+            grant_app_role(connection)
+
+
+def grant_app_role(connection):
+    """After every upgrade, the app's role (DATABASE_APP_ROLE) gets exactly its rights, whatever tables the
+    migrations added: read and write every table but the append-only ones, which it may only read and add to.
+    It owns nothing and may create nothing, so it cannot drop, truncate or disable a trigger either."""
+    role = current_app.config.get("DATABASE_APP_ROLE")
+    if not role:
+        return
+    quoted = connection.dialect.identifier_preparer.quote(role)
+    append_only = ", ".join(APPEND_ONLY_TABLES)
+    for statement in (
+        f"REVOKE CREATE ON SCHEMA public FROM {quoted}",
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {append_only} FROM {quoted}",
+        f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {quoted}",
+        f"REVOKE ALL ON alembic_version FROM {quoted}",
+        f"GRANT SELECT ON alembic_version TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+    ):
+        connection.execute(text(statement))
+    connection.commit()
 
 
 if context.is_offline_mode():

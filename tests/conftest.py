@@ -2,8 +2,11 @@
 reset before every test, and factories for users of each role and scope.
 
 SQLite: the migrated template file (regions loaded) is copied over the test database before
-each test. PostgreSQL: the tables users write to are truncated (TRUNCATE does not fire the
-audit table's row triggers). No service is optional: a missing PostgreSQL fails the run.
+each test. PostgreSQL: the migrations run as the owner (postgres) and the app under test connects
+as the restricted role ``<database>_app``, as in production; between tests the owner truncates the
+tables users write to, with ``session_replication_role = replica`` so the append-only tables'
+TRUNCATE triggers stand aside for the harness alone. No service is optional: a missing PostgreSQL
+fails the run.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from pathlib import Path
 os.environ.setdefault("KXFLOW_ENV", "testing")
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from kxflow import create_app
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.indicators.definition import packaged_sets
-from tests.dbutil import migrate_and_load, recreate_pg_database
+from tests.dbutil import app_role, ensure_app_role, migrate_and_load, recreate_pg_database
 
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
 PG_DB = os.environ.get("KXFLOW_TEST_PG_DB", "kxflow_test")
@@ -35,6 +38,10 @@ MUTABLE_TABLES = (
     "api_tokens",
     "users",
     "scheduler_locks",
+    "security_events",
+    "login_throttle",
+    "user_sessions",
+    "recovery_codes",
 )
 
 pytest_plugins = ["tests.factories", "tests.browser", "tests.workers_support"]
@@ -48,9 +55,10 @@ def database(tmp_path_factory):
         migrate_and_load(f"sqlite:///{template}", tmp / "uploads")
         return {"url": f"sqlite:///{tmp / 'test.sqlite'}", "template": template, "path": tmp / "test.sqlite"}
     if BACKEND == "postgresql":
-        url = recreate_pg_database(PG_DB)
-        migrate_and_load(url, tmp / "uploads")
-        return {"url": url}
+        owner_url = recreate_pg_database(PG_DB)
+        url = ensure_app_role(PG_DB)
+        migrate_and_load(owner_url, tmp / "uploads", app_role(PG_DB))
+        return {"url": url, "owner_url": owner_url, "owner": create_engine(owner_url)}
     raise RuntimeError(f"KXFLOW_TEST_DB must be sqlite or postgresql, not {BACKEND!r}")
 
 
@@ -81,7 +89,8 @@ def reset_database(app, database) -> None:
                 Path(str(database["path"]) + suffix).unlink(missing_ok=True)
             shutil.copy(database["template"], database["path"])
         else:
-            with db.engine.begin() as conn:
+            with database["owner"].begin() as conn:
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
                 conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
                 # reference data a test may add: only the packaged indicator sets stay
                 packaged = [raw["version"] for raw in packaged_sets()]
@@ -119,3 +128,15 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("pg_only")]
+
+
+@pytest.fixture
+def owner_engine(database):
+    """A connection as the schema's owner (DDL in a test: a trigger that refuses inserts, and the like); on SQLite
+    a plain connection, without the app's guard."""
+    if BACKEND == "postgresql":
+        yield database["owner"]
+        return
+    engine = create_engine(database["url"])
+    yield engine
+    engine.dispose()

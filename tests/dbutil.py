@@ -23,8 +23,27 @@ def recreate_pg_database(name: str) -> str:
     return pg_url(name)
 
 
-def migrate_and_load(url: str, uploads: Path) -> None:
-    """Schema through the migrations (never create_all), then the divisions and indicator sets."""
+def app_role(database: str) -> str:
+    """The restricted role the app connects as: named after the database, so two checkouts never share one."""
+    return f"{database}_app"
+
+
+def ensure_app_role(database: str) -> str:
+    """Creates the app's login role if missing (no superuser, owns nothing; the migrations grant its rights) and
+    returns the database URL that connects as it."""
+    role = app_role(database)
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT'))
+    engine.dispose()
+    owner = pg_url(database)
+    return owner.replace("://postgres@", f"://{role}@", 1)
+
+
+def migrate_and_load(url: str, uploads: Path, app_role: str | None = None) -> None:
+    """Schema through the migrations (never create_all), run as the owner, then the divisions and indicator sets;
+    with ``app_role``, the migrations grant that role the app's rights."""
     from flask_migrate import upgrade
 
     from kxflow import create_app
@@ -32,7 +51,7 @@ def migrate_and_load(url: str, uploads: Path) -> None:
     from kxflow.indicators.models import load_packaged_sets
     from kxflow.regions.loader import load_regions
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(uploads)})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(uploads), "DATABASE_APP_ROLE": app_role})
     with app.app_context():
         upgrade()
         load_regions()

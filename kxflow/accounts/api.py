@@ -7,9 +7,10 @@ from flask_babel import gettext
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from kxflow.accounts import login, mfa
 from kxflow.accounts.auth import api_user, bearer_token, require_api_user
-from kxflow.accounts.operations import authenticate, issue_token, revoke_token, update_preferences
-from kxflow.core.errors import Unauthorized
+from kxflow.accounts.operations import issue_token, revoke_token, update_preferences
+from kxflow.core.errors import AppError, Forbidden
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction
@@ -20,6 +21,14 @@ blp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens", description="Be
 class TokenRequest(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    otp = fields.String(
+        validate=validate.Length(min=6, max=40),
+        metadata={"description": "the 6-digit code of the second factor (or a recovery code), for users who have one"},
+    )
+
+
+class OtpRequired(AppError):
+    status, code = 401, "otp_required"
 
 
 class TokenResponse(Schema):
@@ -34,11 +43,20 @@ class TokenResponse(Schema):
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
 def create_token(body):
+    """A bearer token for a username and password, and ``otp`` (the second factor's code) for a user who has one.
+    Wrong attempts count toward the same per-account lockout as the web login (429 while locked)."""
     with transaction():
-        user = authenticate(body["username"], body["password"])
-        if user is None:
-            raise Unauthorized(gettext("Wrong username or password, or the account is disabled."))
+        user = login.check_password(body["username"], body["password"])
+        if user.has_mfa:
+            if not body.get("otp"):
+                raise OtpRequired(gettext("This account uses a second factor: send its 6-digit code as otp."))
+            login.check_second_factor(user, body["otp"])
+        elif mfa.required_for(user):
+            raise Forbidden(gettext("Your role requires a second factor: set it up on the web (我的安全) first."))
+        if user.must_change_password:
+            raise Forbidden(gettext("Your password was reset: log in on the web and choose a new one first."))
         raw, row = issue_token(user)
+        login.succeeded(user, "api")
     return {"token": raw, "expires_at": row.expires_at, "username": user.username, "role": user.role}
 
 

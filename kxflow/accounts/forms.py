@@ -36,3 +36,23 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice("", _l("Follow the browser")), SelectChoice("zh", "中文"), SelectChoice("en", "English")],
     )
     email_all = BooleanField(_l("E-mail me every notification, not only requests for action"))
+
+
+class OtpForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app (or a recovery code)"), validators=[DataRequired(), Length(max=40)]
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=256)])
+
+
+class MfaSetupForm(FlaskForm):
+    code = StringField(_l("The 6-digit code your app shows now"), validators=[DataRequired(), Length(max=12)])
+
+
+class MfaRemoveForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])

@@ -1,15 +1,14 @@
-"""User accounts (one role, one scope each) and hashed, expiring API tokens."""
+"""User accounts (one role, one scope each), their sessions, second factor and hashed, expiring API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from kxflow.accounts import passwords
 from kxflow.accounts.roles import Role
 from kxflow.core import clock
 from kxflow.core.db import db
@@ -47,16 +46,27 @@ class User(UserMixin, db.Model):
     # requests for action are always e-mailed; the rest (for information) only on request
     email_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set by an administrator's reset (or a new account's initial password): change it before anything else
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # TOTP second factor: the shared secret (base32) once confirmed, and the last time step used (no replay)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     county: Mapped[County | None] = relationship()
     province: Mapped[Province | None] = relationship()
 
     def set_password(self, password: str) -> None:
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = passwords.hash_password(password)
+        self.password_changed_at = clock.now()
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return passwords.verify(self.password_hash, password)
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -74,5 +84,37 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A logged-in browser: the cookie carries a random id, only its sha256 is here. Ends on logout, password
+    change, deactivation, an administrator's "end all sessions", after idling or at its absolute limit."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute limit
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for when the authenticator is lost: only its hash is kept; used once, then spent."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

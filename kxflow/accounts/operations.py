@@ -1,20 +1,25 @@
-"""Account rules: creating users with a valid scope, logging in, issuing and checking tokens."""
+"""Account rules: creating users with a valid scope and a strong password, changing and resetting passwords,
+issuing and checking tokens. Logging in itself is in ``login``; sessions in ``sessions``."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 
+from kxflow.accounts import mfa, passwords, sessions
 from kxflow.accounts.models import ApiToken, User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
 from kxflow.core import clock
-from kxflow.core.db import db
+from kxflow.core.db import db, side_transaction
 from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
+from kxflow.core.fields import CHINA
+from kxflow.core.security_log import EVENTS, SecurityEvent, record
 from kxflow.regions.models import County, Province
 
 
@@ -57,8 +62,9 @@ def create_user(
         fields["username"] = [gettext("Must be 1 to 64 characters.")]
     elif db.session.scalar(select(User.id).where(User.username == username)):
         fields["username"] = [gettext("This username is taken.")]
-    if len(password) < 8:
-        fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
+    password_problems = passwords.problems(password, user_inputs=(username, display_name))
+    if password_problems:
+        fields["password"] = password_problems
     if fields:
         raise Invalid(fields=fields)
     user = User(
@@ -85,8 +91,18 @@ def require_admin(actor: User) -> None:
 
 
 def admin_create_user(actor: User, **fields) -> User:
+    """An administrator's new user: the administrator knows the initial password, so it is changed at first login."""
     require_admin(actor)
-    return create_user(**fields)
+    user = create_user(**fields)
+    user.must_change_password = True
+    record(
+        "user_created",
+        user_id=actor.id,
+        username=actor.username,
+        target_user_id=user.id,
+        detail={"username": user.username, "role": user.role},
+    )
+    return user
 
 
 def update_user(
@@ -108,18 +124,92 @@ def update_user(
         raise NotFound()
     fields: dict[str, list[str]] = {}
     county_code, province_code = _scope(role, county_code, province_code, fields)
-    if password and len(password) < 8:
-        fields["password"] = [gettext("Must be at least %(min)s characters.", min=8)]
+    if password:
+        password_problems = passwords.problems(password, user_inputs=(user.username, display_name))
+        if password_problems:
+            fields["password"] = password_problems
     if user.id == actor.id and (not active or role != Role.ADMIN):
         fields["role"] = [gettext("You cannot remove your own administrator access.")]
     if fields:
         raise Invalid(fields=fields)
+    before = {"role": user.role, "county": user.county_code, "province": user.province_code, "active": user.active}
     user.role, user.county_code, user.province_code = role, county_code, province_code
     user.active, user.display_name, user.email = active, display_name or user.username, email or None
+    after = {"role": user.role, "county": user.county_code, "province": user.province_code, "active": user.active}
+    who = {"user_id": actor.id, "username": actor.username, "target_user_id": user.id}
+    if before != after:
+        event = "role_changed" if before["role"] != after["role"] else "user_changed"
+        record(event, **who, detail={"before": before, "after": after})
+    if not active and before["active"]:
+        # a deactivated user is out at once: every session and token ends
+        sessions.end_all(user.id, "deactivated")
+        record("user_deactivated", **who)
+    elif before != after:
+        sessions.end_all(user.id, "scope_changed", tokens=False)  # the next page is seen with the new scope
     if password:
-        user.set_password(password)
+        reset_password(actor, user, password, checked=True)
     db.session.flush()
     return user
+
+
+def reset_password(actor: User, user: User, password: str, *, checked: bool = False) -> None:
+    """An administrator sets a temporary password: every session and token of the user ends, and the user must
+    choose a new password at the next login."""
+    require_admin(actor)
+    if not checked:
+        problems = passwords.problems(password, user_inputs=(user.username, user.display_name))
+        if problems:
+            raise Invalid(fields={"password": problems})
+    user.set_password(password)
+    user.must_change_password = True
+    sessions.end_all(user.id, "password_reset")
+    record("password_reset", user_id=actor.id, username=actor.username, target_user_id=user.id)
+
+
+def change_own_password(user: User, current: str, new: str, confirm: str, *, keep_sid: str | None) -> None:
+    """A user changes their own password: the current one is asked; every other session and every token ends."""
+    fields: dict[str, list[str]] = {}
+    if not user.check_password(current or ""):
+        fields["current"] = [gettext("The current password is not correct.")]
+    problems = passwords.problems(new or "", user_inputs=(user.username, user.display_name))
+    if problems:
+        fields["new"] = problems
+    elif new == current:
+        fields["new"] = [gettext("Choose a password different from the current one.")]
+    if new != confirm:
+        fields["confirm"] = [gettext("The two new passwords differ.")]
+    if fields:
+        raise Invalid(fields=fields)
+    user.set_password(new)
+    user.must_change_password = False
+    sessions.end_all(user.id, "password_changed", keep_sid=keep_sid)
+    db.session.flush()
+    record("password_changed", user_id=user.id, username=user.username)
+
+
+def reset_mfa(actor: User, user_id: int) -> User:
+    """An administrator removes a user's second factor (a lost phone): the user enrols again at next login
+    where their role requires it. Every session and token of the user ends."""
+    require_admin(actor)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    mfa.remove(user)
+    sessions.end_all(user.id, "mfa_reset")
+    db.session.flush()
+    record("mfa_reset", user_id=actor.id, username=actor.username, target_user_id=user.id)
+    return user
+
+
+def end_sessions_of(actor: User, user_id: int) -> int:
+    """An administrator's "end all sessions": every browser session and API token of the user."""
+    require_admin(actor)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    count = sessions.end_all(user.id, "ended_by_admin")
+    record("sessions_ended", user_id=actor.id, username=actor.username, target_user_id=user.id, detail={"count": count})
+    return count
 
 
 def update_preferences(user: User, *, locale: str | None = ..., email_all: bool | None = None) -> User:
@@ -134,26 +224,20 @@ def update_preferences(user: User, *, locale: str | None = ..., email_all: bool 
     return user
 
 
-def authenticate(username: str, password: str) -> User | None:
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not user.check_password(password):
-        return None
-    return user
-
-
 def issue_token(user: User) -> tuple[str, ApiToken]:
     raw = secrets.token_urlsafe(32)
     ttl = timedelta(seconds=current_app.config["API_TOKEN_TTL_SECONDS"])
-    row = ApiToken(user_id=user.id, token_hash=_hash(raw), expires_at=clock.now() + ttl)
+    row = ApiToken(user_id=user.id, token_hash=_hash(raw), expires_at=clock.now() + ttl, **sessions.client_info())
     db.session.add(row)
     db.session.flush()
     return raw, row
 
 
 def user_for_token(raw: str) -> User:
-    """The active user behind a live (unexpired, unrevoked) token, or 401."""
-    user = db.session.scalar(
-        select(User)
+    """The active user behind a live (unexpired, unrevoked) token, or 401. Its last use is noted at most once a
+    minute, in a transaction of its own (我的会话 shows it)."""
+    row = db.session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
             ApiToken.token_hash == _hash(raw),
@@ -161,9 +245,14 @@ def user_for_token(raw: str) -> User:
             ApiToken.expires_at > clock.now(),
             User.active.is_(True),
         )
-    )
-    if user is None:
+    ).first()
+    if row is None:
         raise Unauthorized()
+    user, token_id, last_used = row
+    now = clock.now()
+    if last_used is None or now - last_used >= sessions.TOUCH_EVERY:
+        with side_transaction() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return user
 
 
@@ -171,3 +260,75 @@ def revoke_token(raw: str) -> None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
     if row is not None and row.revoked_at is None:
         row.revoked_at = clock.now()
+        record("token_revoked", user_id=row.user_id, detail={"token_id": row.id})
+
+
+@dataclass(frozen=True)
+class SecurityLogFilters:
+    event: str | None = None
+    user: str | None = None
+    ip: str | None = None
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> SecurityLogFilters:
+        def day(name: str) -> date | None:
+            try:
+                value = date.fromisoformat(args.get(name) or "")
+            except ValueError:
+                return None
+            return value if 2000 <= value.year <= 2100 else None
+
+        event = args.get("event") if args.get("event") in EVENTS else None
+        page = args.get("page", 1, type=int) or 1
+        return cls(
+            event=event,
+            user=(args.get("user") or "").strip()[:64] or None,
+            ip=(args.get("ip") or "").strip()[:64] or None,
+            since=day("since"),
+            until=day("until"),
+            page=min(max(1, page), 10_000),
+        )
+
+
+@dataclass
+class EventPage:
+    items: list[SecurityEvent]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def security_events(actor: User, f: SecurityLogFilters, per_page: int = 50) -> EventPage:
+    require_admin(actor)
+    stmt = select(SecurityEvent)
+    if f.event:
+        stmt = stmt.where(SecurityEvent.event == f.event)
+    if f.user:
+        ids = select(User.id).where(User.username == f.user)
+        stmt = stmt.where(
+            or_(SecurityEvent.username == f.user, SecurityEvent.user_id.in_(ids), SecurityEvent.target_user_id.in_(ids))
+        )
+    if f.ip:
+        stmt = stmt.where(SecurityEvent.source_ip == f.ip)
+    if f.since:
+        stmt = stmt.where(SecurityEvent.at >= datetime.combine(f.since, time.min, tzinfo=CHINA))
+    if f.until:
+        stmt = stmt.where(SecurityEvent.at < datetime.combine(f.until + timedelta(days=1), time.min, tzinfo=CHINA))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = db.session.scalars(
+        stmt.order_by(SecurityEvent.id.desc()).limit(per_page).offset((f.page - 1) * per_page)
+    ).all()
+    return EventPage(list(items), total, f.page, per_page)
+
+
+def usernames(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from kxflow.core.security_log import record
 from kxflow.core.validation import translate_messages
 
 log = logging.getLogger(__name__)
@@ -105,9 +107,26 @@ def http_error_response(exc: HTTPException):
     return response
 
 
+def _who() -> tuple[int | None, str | None]:
+    """The caller, as plain values: the API token's user, or the logged-in user of the web session."""
+    user = g.get("api_user")
+    if user is None:
+        try:
+            from_login = current_user
+            user = from_login if from_login and from_login.is_authenticated else None
+        except Exception:  # no login manager on this request
+            user = None
+    return (getattr(user, "id", None), getattr(user, "username", None))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
+        if isinstance(exc, Forbidden | NotFound):
+            # a refusal by role or scope: outside one's scope a thing "does not exist" (404), and is logged
+            user_id, username = _who()
+            if user_id is not None:
+                record("access_refused", user_id=user_id, username=username, status=exc.status)
         if not _wants_json() and app.config.get("HTML_ERROR_HANDLER"):
             return app.config["HTML_ERROR_HANDLER"](exc.status, exc)
         return envelope(exc.status, exc.code, exc.message, **exc.extra)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, flash, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -55,6 +56,22 @@ def nav_item(endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bo
 
 def nav_for(user: Any) -> list[tuple[NavItem, int]]:
     return [(item, item.badge(user) if item.badge else 0) for item in NAVIGATION if item.shown_to(user)]
+
+
+def safe_next(target: str | None) -> str | None:
+    """A ``next`` address that stays on this site (a path), or None. Browsers drop tabs and newlines and read a
+    backslash as a slash, so ``/\t/evil.example`` would leave the site: anything but plain printable ASCII is
+    refused, as is any address with a scheme or host."""
+    if not target or len(target) > 500:
+        return None
+    if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in target) or "\\" in target:
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def html_error(status: int, exc: Exception | None = None):
