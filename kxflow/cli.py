@@ -76,6 +76,30 @@ def register(app: Flask) -> None:
             raise SystemExit(2) from exc
         click.echo(f"created user {user.username} ({user.role})")
 
+    @group.command("verify-audit")
+    def verify_audit_cmd():
+        """Check the hash chain of every application's audit trail; name the first broken link of each."""
+        from sqlalchemy import func, select
+
+        from kxflow.core.db import db
+        from kxflow.workflow.audit import verify
+        from kxflow.workflow.models import AuditRecord
+
+        breaks = list(verify())
+        total = db.session.scalar(select(func.count(AuditRecord.id)))
+        trails = db.session.scalar(select(func.count(func.distinct(AuditRecord.application_id))))
+        for b in breaks:
+            why = (
+                "does not match its own hash (edited)"
+                if b.problem == "content"
+                else ("does not follow the record before it (a record removed, inserted or reordered)")
+            )
+            click.echo(f"application {b.application_id}: audit record {b.record_id} {why}", err=True)
+        if breaks:
+            click.echo(f"BROKEN: {len(breaks)} of {trails} trails ({total} records)", err=True)
+            raise SystemExit(1)
+        click.echo(f"audit trail intact: {total} records in {trails} trails")
+
     @group.command("mail")
     @click.option("--last", default=10, show_default=True, help="How many of the newest messages to show.")
     def mail_cmd(last):

@@ -121,13 +121,13 @@ def client(app):
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests are deselected (and counted as such) on the SQLite run; they run on PostgreSQL."""
-    if BACKEND != "sqlite":
-        return
-    deselected = [item for item in items if item.get_closest_marker("pg_only")]
+    """PostgreSQL-only tests are deselected (and counted as such) on the SQLite run, SQLite-only ones on the
+    PostgreSQL run."""
+    other = "pg_only" if BACKEND == "sqlite" else "sqlite_only"
+    deselected = [item for item in items if item.get_closest_marker(other)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("pg_only")]
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
 
 
 @pytest.fixture

@@ -1,13 +1,84 @@
-"""Writing the append-only audit trail: every row of it goes through ``append``, one place to keep it whole."""
+"""Writing the append-only audit trail: every row of it goes through ``append``, one place to keep it whole.
+
+Each row carries a SHA-256 over its content and the hash of the row before it in the same application's
+trail (``prev_hash``; the first row of a trail follows ``GENESIS``), so a row edited, removed or slipped
+in by someone who got past the database's refusals breaks the chain where it happened:
+``flask --app wsgi kxflow verify-audit`` names the first broken link of every trail. A unique key on
+(application, previous hash) makes two rows that claim the same predecessor impossible: of two writers
+racing on one trail, the second gets a conflict (409) rather than a fork.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from kxflow.accounts.models import User
-from kxflow.core.db import db
+from kxflow.core import clock
+from kxflow.core.db import db, is_postgres
 from kxflow.workflow.models import Application, AuditRecord
+
+GENESIS = "0" * 64
+
+
+def _canonical_time(at: datetime) -> str:
+    return clock.as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    """The hash of one row: its content, in a canonical JSON form, and the hash of the row before it."""
+    content = {
+        "application_id": fields["application_id"],
+        "trigger": fields["trigger"],
+        "from_state": fields["from_state"],
+        "to_state": fields["to_state"],
+        "actor_id": fields["actor_id"],
+        "actor_role": fields["actor_role"],
+        "comment": fields["comment"],
+        "revision_round": fields["revision_round"],
+        "snapshot": fields["snapshot"] or {},
+        "at": _canonical_time(fields["at"]),
+        "prev": prev_hash,
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _fields(row: AuditRecord) -> dict[str, Any]:
+    return {
+        c: getattr(row, c)
+        for c in (
+            "application_id",
+            "trigger",
+            "from_state",
+            "to_state",
+            "actor_id",
+            "actor_role",
+            "comment",
+            "revision_round",
+            "snapshot",
+            "at",
+        )
+    }
+
+
+def _head(application_id: int | None) -> str:
+    """The hash of the trail's last row (the application row is locked first on PostgreSQL, so appends queue)."""
+    if is_postgres() and application_id is not None:
+        db.session.execute(select(Application.id).where(Application.id == application_id).with_for_update())
+    last = db.session.scalar(
+        select(AuditRecord.row_hash)
+        .where(AuditRecord.application_id == application_id)
+        .order_by(AuditRecord.id.desc())
+        .limit(1)
+    )
+    return last or GENESIS
 
 
 def append(
@@ -22,17 +93,49 @@ def append(
 ) -> AuditRecord:
     """One row of the application's timeline: a transition (``event`` a trigger, the application already at
     its new state) or an event that does not move it (催办 and the like: from and to the same state)."""
-    row = AuditRecord(
-        application_id=app.id,
-        trigger=event,
-        from_state=from_state,
-        to_state=app.state,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        comment=comment,
-        revision_round=app.revision_round,
-        snapshot=snapshot or {},
-        at=at,
-    )
+    db.session.flush()  # rows appended earlier in this transaction are part of the chain
+    fields = {
+        "application_id": app.id,
+        "trigger": event,
+        "from_state": from_state,
+        "to_state": app.state,
+        "actor_id": actor.id,
+        "actor_role": actor.role,
+        "comment": comment,
+        "revision_round": app.revision_round,
+        # as stored and read back (JSON), so the hash is over what the database keeps
+        "snapshot": json.loads(json.dumps(snapshot or {}, default=str)),
+        "at": at,
+    }
+    prev = _head(app.id)
+    row = AuditRecord(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
     db.session.add(row)
+    db.session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class Break:
+    application_id: int | None
+    record_id: int
+    problem: str  # "content": the row does not match its hash; "link": it does not follow the row before it
+
+
+def verify() -> Iterator[Break]:
+    """Walks every trail in order; yields the first broken link of each broken trail."""
+    current: int | None = -1
+    expected = GENESIS
+    broken = False
+    stmt = select(AuditRecord).order_by(AuditRecord.application_id, AuditRecord.id).execution_options(yield_per=1000)
+    for row in db.session.scalars(stmt):
+        if row.application_id != current:
+            current, expected, broken = row.application_id, GENESIS, False
+        if broken:
+            continue
+        if row.prev_hash != expected:
+            broken = True
+            yield Break(row.application_id, row.id, "link")
+        elif row.row_hash != row_hash(_fields(row), row.prev_hash):
+            broken = True
+            yield Break(row.application_id, row.id, "content")
+        expected = row.row_hash

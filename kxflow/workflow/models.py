@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -105,9 +106,11 @@ class Application(db.Model):
 
 
 class AuditRecord(db.Model):
-    """Who moved which application from where to where, when and why. Never updated or deleted."""
+    """Who moved which application from where to where, when and why. Never updated or deleted; each row is
+    chained to the one before it in its application's trail (see ``workflow.audit``)."""
 
     __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("application_id", "prev_hash", name="uq_audit_records_one_successor"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
@@ -121,6 +124,8 @@ class AuditRecord(db.Model):
     # the application as it stood when it moved (a returned version stays readable)
     snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User] = relationship(lazy="joined")
 
