@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask_babel import gettext
@@ -21,6 +22,7 @@ from kxflow.applications.queries import sort_order
 from kxflow.assessments.models import PASS_RATE_TARGET, PASSING, RESULTS, AssessmentImport, AssessmentResult
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
+from kxflow.core.uploads import Refused, ZipLimits, check_contents, clean_display_name
 from kxflow.regions.models import County
 
 HEADERS = {
@@ -30,6 +32,10 @@ HEADERS = {
     "score": ("score", "得分", "分数"),
 }
 MAX_ROWS = 5000
+# a round is a few thousand short rows: far less than a megabyte of sheet XML; anything near this is not a round
+MAX_UNCOMPRESSED_BYTES = 16 * 1024 * 1024
+MAX_COLUMNS = 16  # the four columns and room for notes beside them; cells further right are never read
+MAX_SCANNED_ROWS = 4 * MAX_ROWS  # blank rows count too: a sheet of a million empty rows is not read to its end
 
 
 @dataclass
@@ -39,13 +45,43 @@ class RowError:
     message: str
 
 
+def _too_many() -> Invalid:
+    return Invalid(fields={"file": [gettext("At most %(n)s rows per file.", n=MAX_ROWS)]})
+
+
+def _capped(rows: Iterator[list[str]]) -> list[list[str]]:
+    """The non-empty rows, read one at a time and refused as soon as there are too many (not after the whole sheet)."""
+    kept: list[list[str]] = []
+    for scanned, row in enumerate(rows, start=1):
+        if any(c for c in row):
+            kept.append(row)
+            if len(kept) > MAX_ROWS + 1:
+                raise _too_many()
+        if scanned > MAX_SCANNED_ROWS:
+            raise _too_many()
+    return kept
+
+
+def _xlsx_rows(name: str, data: bytes) -> Iterator[list[str]]:
+    try:
+        check_contents(name, "xlsx", data, ZipLimits.from_config(MAX_UNCOMPRESSED_BYTES))
+    except Refused as exc:
+        raise Invalid(fields={"file": [str(exc)]}) from exc
+    try:
+        # read-only: the sheet is parsed as a stream (openpyxl uses defusedxml, installed, against XML bombs)
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
+            yield ["" if v is None else str(v).strip()[:100] for v in row]
+    except Invalid:
+        raise
+    except Exception as exc:
+        raise Invalid(fields={"file": [gettext("The XLSX file cannot be read.")]}) from exc
+
+
 def _read_rows(filename: str, data: bytes) -> list[list[str]]:
+    name = clean_display_name(filename) or "—"
     if filename.lower().endswith(".xlsx"):
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:
-            raise Invalid(fields={"file": [gettext("The XLSX file cannot be read.")]}) from exc
-        return [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+        return _capped(_xlsx_rows(name, data))
     if filename.lower().endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
             try:
@@ -55,7 +91,7 @@ def _read_rows(filename: str, data: bytes) -> list[list[str]]:
                 continue
         else:
             raise Invalid(fields={"file": [gettext("The CSV file is neither UTF-8 nor GBK.")]})
-        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+        return _capped([cell.strip()[:100] for cell in row[:MAX_COLUMNS]] for row in csv.reader(io.StringIO(text)))
     raise Invalid(fields={"file": [gettext("Only XLSX or CSV files can be imported.")]})
 
 
@@ -83,11 +119,9 @@ def can_read_rounds(user: User) -> bool:
 def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
     if not can_import(user):
         raise Forbidden()
-    rows = [r for r in _read_rows(filename, data) if any(c for c in r)]
+    rows = _read_rows(filename, data)
     if len(rows) < 2:
         raise Invalid(fields={"file": [gettext("The file has no result rows.")]})
-    if len(rows) > MAX_ROWS + 1:
-        raise Invalid(fields={"file": [gettext("At most %(n)s rows per file.", n=MAX_ROWS)]})
     cols = _columns(rows[0])
     valid_codes = set(db.session.scalars(select(County.code).where(County.valid_to.is_(None))))
     errors: list[RowError] = []
