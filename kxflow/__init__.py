@@ -12,6 +12,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Builds the app. Never migrates: ``flask db upgrade`` (or the one-shot service) does that."""
     app = Flask(__name__, instance_path=str(config_module.INSTANCE))
     app.config.update(config_module.load(overrides))
+    from kxflow.core.inputs import init_inputs
+
+    init_inputs(app)  # before any route exists: the bounded <int:…> converter applies to all of them
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

@@ -130,8 +130,11 @@ DEMO_ASSESSMENT_2024 = (
     ("330421", "通过", 72),
     ("330122", "通过", 70),
 )
+# a well-formed PDF (with its cross-reference table: uploads are parsed to look for scripts)
 MINIMAL_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n%%EOF\n"
+    b"%PDF-1.4\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n"
+    b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000054 00000 n \n"
+    b"trailer\n<</Size 3/Root 1 0 R>>\nstartxref\n100\n%%EOF\n"
 )
 
 

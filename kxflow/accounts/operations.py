@@ -19,6 +19,7 @@ from kxflow.core import clock
 from kxflow.core.db import db, side_transaction
 from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from kxflow.core.fields import CHINA
+from kxflow.core.inputs import page_arg
 from kxflow.core.security_log import EVENTS, SecurityEvent, record
 from kxflow.regions.models import County, Province
 
@@ -282,14 +283,14 @@ class SecurityLogFilters:
             return value if 2000 <= value.year <= 2100 else None
 
         event = args.get("event") if args.get("event") in EVENTS else None
-        page = args.get("page", 1, type=int) or 1
+        page = page_arg(args)
         return cls(
             event=event,
             user=(args.get("user") or "").strip()[:64] or None,
             ip=(args.get("ip") or "").strip()[:64] or None,
             since=day("since"),
             until=day("until"),
-            page=min(max(1, page), 10_000),
+            page=page,
         )
 
 

@@ -9,7 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import attachments, operations, queries
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core import limits
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.reminders import operations as reminders
@@ -22,8 +23,8 @@ blp.before_request(require_api_user)
 
 
 class ApplicationOut(Schema):
-    id = fields.Integer()
-    call_id = fields.Integer()
+    id = Int()
+    call_id = Int()
     county_code = fields.String()
     county_name = fields.Function(lambda a: a.county.name)
     province_code = fields.String()
@@ -33,9 +34,9 @@ class ApplicationOut(Schema):
     computed = fields.Dict()
     score = fields.Float()
     veto_failures = fields.List(fields.String())
-    revision_round = fields.Integer()
+    revision_round = Int()
     allowed_triggers = fields.Method("_allowed")
-    version = fields.Integer()
+    version = Int()
     created_at = ChinaDateTime()
     updated_at = ChinaDateTime()
     state_changed_at = ChinaDateTime()
@@ -50,35 +51,35 @@ class ApplicationOut(Schema):
 
 class ApplicationPage(Schema):
     items = fields.List(fields.Nested(ApplicationOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+    page = Int()
+    per_page = Int()
+    total = Int()
 
 
 class ListArgs(Schema):
     state = fields.String(validate=validate.OneOf(STATE_NAMES))
-    call_id = fields.Integer()
+    call_id = Int()
     province = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     county = fields.String(validate=validate.Regexp(r"^\d{6}$"))
     q = fields.String(validate=validate.Length(max=40))
     sort = fields.String(load_default="updated", validate=validate.OneOf(queries.SORTS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Int(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = Int(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class CreateIn(Schema):
-    call_id = fields.Integer(required=True)
+    call_id = Int(required=True)
 
 
 class PatchIn(Schema):
     indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
-    version = fields.Integer()
+    version = Int()
 
 
 class TransitionIn(Schema):
     trigger = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    version = fields.Integer()
+    comment = fields.String(allow_none=True, validate=validate.Length(max=limits.COMMENT))
+    version = Int()
     deadline = ChinaDateTime(allow_none=True, metadata={"description": "fail_recheck: the rectification deadline"})
 
 
@@ -86,7 +87,7 @@ class TransitionOut(Schema):
     state = fields.String()
     state_label = fields.Function(lambda a: state_label(a.state, str(get_locale())))
     allowed_triggers = fields.Method("_allowed")
-    version = fields.Integer()
+    version = Int()
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -99,7 +100,7 @@ class HistoryOut(Schema):
     actor = fields.Function(lambda r: r.actor.username)
     actor_role = fields.String()
     comment = fields.String(allow_none=True)
-    revision_round = fields.Integer()
+    revision_round = Int()
     at = ChinaDateTime()
 
 
@@ -112,11 +113,11 @@ class KindIn(Schema):
 
 
 class AttachmentOut(Schema):
-    id = fields.Integer()
+    id = Int()
     kind = fields.String()
     original_name = fields.String()
     content_type = fields.String()
-    size_bytes = fields.Integer()
+    size_bytes = Int()
     sha256 = fields.String()
     uploaded_at = ChinaDateTime()
 
@@ -180,7 +181,7 @@ def transition(body, application_id: int):
 
 
 class PressIn(Schema):
-    comment = fields.String(allow_none=True, validate=validate.Length(max=500))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=limits.PRESS_COMMENT))
 
 
 class PressOut(Schema):

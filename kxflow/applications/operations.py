@@ -14,7 +14,7 @@ from sqlalchemy import select
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
 from kxflow.calls.models import Call
-from kxflow.core import clock
+from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
@@ -180,6 +180,7 @@ def fire_trigger(
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
+    limits.require_length("comment", comment, limits.COMMENT)
     comment = comment.strip() if comment and comment.strip() else None
     now = clock.now()
     ctx = GuardContext(application=app, actor=user, comment=comment, now=now)

@@ -22,6 +22,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Conflict, GuardFailed, Invalid
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_num, locale
+from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.core.web import flash_problems, nav_item
@@ -77,7 +78,7 @@ def index():
     args = request.args
     state = args.get("state") if args.get("state") in STATE_NAMES else None
     sort = args.get("sort") if args.get("sort") in queries.SORTS else "updated"
-    page = max(1, args.get("page", 1, type=int) or 1)
+    page = page_arg(args)
     result = queries.search(
         current_user,
         state=state,

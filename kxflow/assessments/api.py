@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.assessments import operations
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 
 blp = Blueprint("assessments", __name__, url_prefix="/api/v1/assessments", description="National assessment results")
@@ -20,17 +20,17 @@ class FileIn(Schema):
 
 
 class ImportOut(Schema):
-    id = fields.Integer()
-    round_year = fields.Integer()
-    row_count = fields.Integer()
+    id = Int()
+    round_year = Int()
+    row_count = Int()
     filename = fields.String()
     imported_at = ChinaDateTime()
 
 
 class RoundOut(Schema):
-    round_year = fields.Integer()
-    counties = fields.Integer()
-    passed = fields.Integer()
+    round_year = Int()
+    counties = Int()
+    passed = Int()
     pass_rate = fields.Float()
     target = fields.Float()
     meets_target = fields.Boolean()

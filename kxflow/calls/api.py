@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.calls import operations
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.indicators.models import definition_for
 from kxflow.regions.models import DIVISION_TYPES
@@ -19,25 +19,25 @@ blp.before_request(require_api_user)
 
 class CallIn(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = Int(required=True, validate=validate.Range(min=2000, max=2100))
     opens_at = ChinaDateTime(required=True)
     county_deadline = ChinaDateTime(required=True)
     province_deadline = ChinaDateTime(required=True)
-    province_quota = fields.Integer(required=True, validate=validate.Range(min=0))
+    province_quota = Int(required=True, validate=validate.Range(min=0))
     quota_overrides = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^\d{6}$")), values=fields.Integer(validate=validate.Range(min=0))
+        keys=fields.String(validate=validate.Regexp(r"^\d{6}$")), values=Int(validate=validate.Range(min=0))
     )
-    min_experts = fields.Integer(validate=validate.Range(min=1, max=50))
+    min_experts = Int(validate=validate.Range(min=1, max=50))
     score_threshold = fields.Float(validate=validate.Range(min=0, max=100))
     division_types = fields.List(
         fields.String(validate=validate.OneOf(DIVISION_TYPES)), validate=validate.Length(min=1)
     )
     indicator_set_version = fields.String(validate=validate.Length(min=1, max=20))
     requires_assessment_pass = fields.Boolean()
-    publicity_days = fields.Integer(validate=validate.Range(min=1, max=60))
-    rectification_days = fields.Integer(validate=validate.Range(min=1, max=3 * 365))
+    publicity_days = Int(validate=validate.Range(min=1, max=60))
+    rectification_days = Int(validate=validate.Range(min=1, max=3 * 365))
     score_gap = fields.Float(validate=validate.Range(min=0.1, max=100))
-    expert_review_days = fields.Integer(validate=validate.Range(min=1, max=90))
+    expert_review_days = Int(validate=validate.Range(min=1, max=90))
 
 
 class CallPatch(CallIn):
@@ -48,23 +48,23 @@ class CallPatch(CallIn):
 
 
 class CallOut(Schema):
-    id = fields.Integer()
+    id = Int()
     title = fields.String()
-    year = fields.Integer()
+    year = Int()
     opens_at = ChinaDateTime()
     county_deadline = ChinaDateTime()
     province_deadline = ChinaDateTime()
-    province_quota = fields.Integer()
+    province_quota = Int()
     quota_overrides = fields.Method("_overrides")
-    min_experts = fields.Integer()
+    min_experts = Int()
     score_threshold = fields.Float()
     division_types = fields.List(fields.String())
     indicator_set_version = fields.String()
     requires_assessment_pass = fields.Boolean()
-    publicity_days = fields.Integer()
-    rectification_days = fields.Integer()
+    publicity_days = Int()
+    rectification_days = Int()
     score_gap = fields.Float()
-    expert_review_days = fields.Integer()
+    expert_review_days = Int()
 
     def _overrides(self, call) -> dict[str, int]:
         return {o.province_code: o.quota for o in call.quota_overrides}

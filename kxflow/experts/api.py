@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core import limits
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.experts import operations
 
@@ -26,24 +27,24 @@ class PoolOut(Schema):
     display_name = fields.Function(lambda e: e.expert.display_name)
     province_code = fields.Function(lambda e: e.expert.province_code)
     field = fields.String()
-    load = fields.Integer()
+    load = Int()
     conflicts = fields.List(fields.Nested(ConflictSchema))
 
 
 class ProfileIn(Schema):
-    field = fields.String(required=True, validate=validate.Length(max=80))
+    field = fields.String(required=True, validate=validate.Length(max=limits.EXPERT_FIELD))
     conflicts = fields.List(fields.Nested(ConflictSchema), load_default=list, validate=validate.Length(max=100))
 
 
 class ProfileOut(Schema):
-    user_id = fields.Integer()
+    user_id = Int()
     field = fields.String()
 
 
 class AssignmentOut(Schema):
-    id = fields.Integer()
-    application_id = fields.Integer()
-    expert_id = fields.Integer()
+    id = Int()
+    application_id = Int()
+    expert_id = Int()
     expert_name = fields.Function(lambda a: a.expert.display_name or a.expert.username)
     weight = fields.Float()
     assigned_at = ChinaDateTime()
@@ -58,8 +59,8 @@ class AssignmentOut(Schema):
 
 
 class AggregateOut(Schema):
-    experts = fields.Integer()
-    scored = fields.Integer()
+    experts = Int()
+    scored = Int()
     weighted_mean = fields.Float(allow_none=True)
     spread = fields.Float(allow_none=True)
     conflicting = fields.Boolean()
@@ -68,23 +69,23 @@ class AggregateOut(Schema):
 
 
 class PanelOut(Schema):
-    application_id = fields.Integer()
+    application_id = Int()
     assignments = fields.List(fields.Nested(AssignmentOut))
     aggregate = fields.Nested(AggregateOut, allow_none=True)
 
 
 class AssignIn(Schema):
-    expert_ids = fields.List(fields.Integer(), validate=validate.Length(max=30))
+    expert_ids = fields.List(Int(), validate=validate.Length(max=30))
     auto = fields.Boolean(load_default=False)
     weight = fields.Float(load_default=1.0, validate=validate.Range(min=0.1, max=10))
 
 
 class ProposalArgs(Schema):
-    size = fields.Integer(validate=validate.Range(min=1, max=30))
+    size = Int(validate=validate.Range(min=1, max=30))
 
 
 class ExpertOut(Schema):
-    id = fields.Integer()
+    id = Int()
     username = fields.String()
     display_name = fields.String()
     province_code = fields.String()
@@ -98,12 +99,12 @@ class MineOut(Schema):
 
 class ScoreIn(Schema):
     scores = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
-    comment = fields.String(required=True, validate=validate.Length(max=5000))
+    comment = fields.String(required=True, validate=validate.Length(max=limits.SCORE_COMMENT))
     veto_failed = fields.List(fields.String(), load_default=list)
 
 
 class RecuseIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(max=500))
+    reason = fields.String(required=True, validate=validate.Length(max=limits.RECUSAL_REASON))
 
 
 @blp.route("/experts", methods=["GET"])

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.core import clock
+from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
@@ -253,6 +253,7 @@ def _own_assignment(user: User, assignment_id: int, *, for_update: bool = False)
 
 def recuse(user: User, assignment_id: int, reason: str) -> Assignment:
     """回避: the expert steps aside; the conflict is recorded and ministry staff are asked for a replacement."""
+    limits.require_length("reason", reason, limits.RECUSAL_REASON)
     if user.role != Role.EXPERT:
         raise Forbidden()
     row = _own_assignment(user, assignment_id, for_update=True)
@@ -306,6 +307,7 @@ def score(
     user: User, assignment_id: int, scores: dict[str, Any], comment: str | None, veto_failed: list[str] | None = None
 ) -> Assignment:
     """Scores every scoring item (0 to its maximum) with a comment; may be changed until the review closes."""
+    limits.require_length("comment", comment, limits.SCORE_COMMENT)
     if user.role != Role.EXPERT:
         raise Forbidden()
     row = _own_assignment(user, assignment_id, for_update=True)

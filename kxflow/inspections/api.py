@@ -8,7 +8,8 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core import limits
+from kxflow.core.fields import ChinaDateTime, Int, SaneDate
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
 from kxflow.inspections import operations
@@ -18,9 +19,9 @@ blp.before_request(require_api_user)
 
 
 class InspectionIn(Schema):
-    scheduled_on = fields.Date(required=True)
-    place = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    team = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=20))
+    scheduled_on = SaneDate(required=True)
+    place = fields.String(required=True, validate=validate.Length(min=1, max=limits.PLACE))
+    team = fields.List(Int(), required=True, validate=validate.Length(min=1, max=20))
     kind = fields.String(load_default="site", validate=validate.OneOf(("site", "recheck")))
 
 
@@ -28,22 +29,22 @@ class ReportOut(Schema):
     findings = fields.String()
     recommendation = fields.String(allow_none=True)
     result = fields.String(allow_none=True)
-    recorded_by_id = fields.Integer()
+    recorded_by_id = Int()
     recorded_at = ChinaDateTime()
 
 
 class FileOut(Schema):
-    id = fields.Integer()
+    id = Int()
     original_name = fields.String()
     content_type = fields.String()
-    size_bytes = fields.Integer()
+    size_bytes = Int()
 
 
 class InspectionOut(Schema):
-    id = fields.Integer()
-    application_id = fields.Integer()
+    id = Int()
+    application_id = Int()
     kind = fields.String()
-    scheduled_on = fields.Date()
+    scheduled_on = SaneDate()
     place = fields.String()
     team = fields.Function(lambda i: [m.user_id for m in i.members])
     report_recorded_at = ChinaDateTime(allow_none=True)
@@ -52,7 +53,7 @@ class InspectionOut(Schema):
 
 
 class ReportIn(Schema):
-    findings = fields.String(required=True, validate=validate.Length(max=20000))
+    findings = fields.String(required=True, validate=validate.Length(max=limits.FINDINGS))
     recommendation = fields.String(validate=validate.OneOf(("pass", "fail")))
     result = fields.String(validate=validate.OneOf(operations.RESULTS))
 
@@ -62,10 +63,10 @@ class ReportFilesIn(Schema):
 
 
 class RecheckPlanIn(Schema):
-    years = fields.Integer(validate=validate.Range(min=1, max=10))  # default: RECHECK_CYCLE_YEARS
-    teams = fields.List(fields.List(fields.Integer()), required=True, validate=validate.Length(min=1))
-    start_on = fields.Date(required=True)
-    horizon_days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=3 * 365))
+    years = Int(validate=validate.Range(min=1, max=10))  # default: RECHECK_CYCLE_YEARS
+    teams = fields.List(fields.List(Int()), required=True, validate=validate.Length(min=1))
+    start_on = SaneDate(required=True)
+    horizon_days = Int(load_default=365, validate=validate.Range(min=1, max=3 * 365))
 
 
 class ListArgs(Schema):

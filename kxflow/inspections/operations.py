@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, false, insert, or_, select, true, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
-from kxflow.core import clock
+from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
@@ -149,6 +149,7 @@ def schedule(
 ) -> Inspection:
     if user.role != Role.MINISTRY_STAFF:
         raise Forbidden()
+    limits.require_length("place", place, limits.PLACE)
     app = get_application(user, application_id, for_update=True)
     if app.state not in SCHEDULE_STATES[kind]:
         raise Conflict(gettext("An inspection of this kind cannot be set at this stage."), state=app.state)
@@ -230,6 +231,7 @@ def record_report(
 
     It can be written again until the ministry acts on it; the daily prompts stop once it is in.
     """
+    limits.require_length("findings", findings, limits.FINDINGS)
     inspection = get_visible(user, inspection_id)
     if not _may_report(user, inspection):
         raise Forbidden()

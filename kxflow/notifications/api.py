@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.notifications import operations
 
@@ -16,8 +16,8 @@ blp.before_request(require_api_user)
 
 
 class NotificationOut(Schema):
-    id = fields.Integer()
-    application_id = fields.Integer(allow_none=True)
+    id = Int()
+    application_id = Int(allow_none=True)
     kind = fields.String()
     message = fields.Function(lambda n: operations.render_message(n, str(get_locale())))
     read = fields.Function(lambda n: n.read_at is not None)
@@ -26,14 +26,14 @@ class NotificationOut(Schema):
 
 class NotificationPage(Schema):
     items = fields.List(fields.Nested(NotificationOut))
-    total = fields.Integer()
-    unread = fields.Integer()
+    total = Int()
+    unread = Int()
 
 
 class ListArgs(Schema):
     unread = fields.Boolean(load_default=False)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Int(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = Int(load_default=0, validate=validate.Range(min=0))
 
 
 @blp.route("", methods=["GET"])
@@ -47,7 +47,7 @@ def list_mine(args):
 
 
 class DeliveryOut(Schema):
-    attempt = fields.Integer()
+    attempt = Int()
     status = fields.String()
     recipient = fields.String(allow_none=True)
     error = fields.String(allow_none=True)
@@ -55,7 +55,7 @@ class DeliveryOut(Schema):
 
 
 class DeliveryLog(Schema):
-    notification_id = fields.Integer()
+    notification_id = Int()
     email_status = fields.String()
     attempts = fields.List(fields.Nested(DeliveryOut))
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from kxflow.core.formats import locale
+from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item
 from kxflow.notifications import operations
@@ -19,7 +20,7 @@ PER_PAGE = 30
 @bp.get("/notifications")
 @login_required
 def index():
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg(request.args)
     rows, total, unread = operations.mine(current_user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     items = [(n, operations.render_message(n, locale())) for n in rows]
     return render_template(

@@ -9,8 +9,9 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core import limits
 from kxflow.core.extensions import limiter
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
 from kxflow.publicity import operations
@@ -21,7 +22,7 @@ blp.before_request(require_api_user)
 
 
 class NoticeOut(Schema):
-    application_id = fields.Integer()
+    application_id = Int()
     county = fields.String()
     province = fields.String()
     call = fields.String()
@@ -42,7 +43,7 @@ class ScanIn(Schema):
 
 
 class ReceiptOut(Schema):
-    id = fields.Integer()
+    id = Int()
     received_at = ChinaDateTime()
 
 
@@ -55,8 +56,8 @@ class RollOut(Schema):
 
 
 class ObjectionOut(Schema):
-    id = fields.Integer()
-    application_id = fields.Integer()
+    id = Int()
+    application_id = Int()
     kind = fields.String()
     unit_name = fields.String(allow_none=True)
     person_name = fields.String(allow_none=True)
@@ -71,7 +72,7 @@ class ObjectionOut(Schema):
 
 class ResolveIn(Schema):
     upheld = fields.Boolean(required=True)
-    reason = fields.String(required=True, validate=validate.Length(max=2000))
+    reason = fields.String(required=True, validate=validate.Length(max=limits.RESOLUTION))
 
 
 @public_blp.route("/notices", methods=["GET"])

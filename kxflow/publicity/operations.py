@@ -21,7 +21,7 @@ from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
 from kxflow.applications.operations import fire_trigger
 from kxflow.calls.models import Call
-from kxflow.core import clock
+from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.uploads import check_upload, stored, stored_path
@@ -167,6 +167,7 @@ def of_application(user: User, application_id: int) -> list[Objection]:
 def resolve(user: User, objection_id: int, *, upheld: bool, reason: str) -> Objection:
     """Ministry staff decide an objection; upholding it rejects the application with the reason."""
     _require_ministry(user)
+    limits.require_length("reason", reason, limits.RESOLUTION)
     row = db.session.scalars(select(Objection).where(Objection.id == objection_id).with_for_update()).first()
     if row is None:
         raise NotFound()

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.core.fields import ChinaDateTime
+from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.reminders.operations import upcoming_for
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1/reminders", description="Reminders")
@@ -15,10 +15,10 @@ blp.before_request(require_api_user)
 
 class ReminderOut(Schema):
     kind = fields.String()
-    application_id = fields.Integer()
-    inspection_id = fields.Integer(allow_none=True)
+    application_id = Int()
+    inspection_id = Int(allow_none=True)
     due_at = ChinaDateTime()
-    offset_days = fields.Integer(allow_none=True)
+    offset_days = Int(allow_none=True)
 
 
 @blp.route("/upcoming", methods=["GET"])

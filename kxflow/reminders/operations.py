@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.core import clock
+from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden
 from kxflow.core.fields import CHINA
@@ -247,6 +247,7 @@ def can_press(user: User, app: Application) -> bool:
 
 def press(user: User, application_id: int, comment: str | None = None) -> Reminder:
     """催办: a user above the holder sends an immediate reminder; once per application per day; audited."""
+    limits.require_length("comment", comment, limits.PRESS_COMMENT)
     app = get_application(user, application_id, for_update=True)
     if not can_press(user, app):
         raise Forbidden(gettext("Only a level above the current holder can press for action."))
