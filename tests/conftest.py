@@ -72,6 +72,7 @@ def app(database, tmp_path_factory):
             "TOKEN_RATE_LIMIT": "10000 per minute",
             "LOGIN_RATE_LIMIT": "10000 per minute",
             "OBJECTION_RATE_LIMIT": "10000 per minute",
+            "OBJECTION_GLOBAL_LIMIT": "10000 per minute",
             "ATTACHMENT_MAX_BYTES": 1024 * 1024,
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests only

@@ -89,11 +89,9 @@ def test_an_objection_is_resolved_once(world):
 
     app_id = world.new_application()
     world.to_publicity(app_id)
-    r = world.api(
-        "post",
-        f"/api/v1/public/notices/{app_id}/objections",
-        data={"kind": "person", "text": "不实", "person_name": "王五", "contact": "13700000000"},
-    )
+    from tests.test_publicity import PERSON, lodge
+
+    r = lodge(world, app_id, {**PERSON, "person_name": "王五"})
     objection_id = r.json["id"]
     bodies = [{"upheld": i % 2 == 0, "reason": f"理由{i}"} for i in range(6)]
     results = post_at_once(world, f"/api/v1/objections/{objection_id}/resolve", "ministry", bodies)

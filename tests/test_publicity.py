@@ -15,8 +15,14 @@ from tests.files import PDF
 PERSON = {"kind": "person", "text": "该县科技特派员人数与实际不符。", "person_name": "张三", "contact": "13800000000"}
 
 
+def challenge(world, app_id) -> str:
+    r = world.api("get", f"/api/v1/public/notices/{app_id}/challenge")
+    return r.json["challenge"] if r.status_code == 200 else "none"
+
+
 def lodge(world, app_id, form, scan=None, **kwargs):
-    data = dict(form)
+    """Lodges an objection the way a client does: fetch the challenge, send it with the form."""
+    data = {"challenge": challenge(world, app_id), **form}
     if scan is not None:
         data["scan"] = (io.BytesIO(scan[1]), scan[0])
     return world.api(

@@ -7,6 +7,7 @@ import re
 from tests.factories import PASSWORD
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_CHALLENGE = re.compile(r'name="challenge" value="([^"]+)"')
 
 
 def csrf_token(html: str) -> str:
@@ -30,7 +31,11 @@ class Browser:
 
     def post_form(self, path: str, data: dict, page: str | None = None, **kw):
         html = self.get(page or path).data.decode()
-        return self.client.post(path, data={**data, "csrf_token": csrf_token(html)}, headers=self.headers, **kw)
+        hidden = {"csrf_token": csrf_token(html)}
+        challenge = _CHALLENGE.search(html)  # the public form's challenge travels as a hidden field, as in a browser
+        if challenge:
+            hidden["challenge"] = challenge.group(1)
+        return self.client.post(path, data={**data, **hidden}, headers=self.headers, **kw)
 
     def text(self, path: str) -> str:
         return self.get(path).data.decode()

@@ -182,6 +182,12 @@ def render_message(n: Notification, locale: str) -> str:
             expert=p.get("expert", ""),
             reason=p.get("reason", ""),
         )
+    if n.event == "objection_digest":
+        return gettext(
+            "New written objections were lodged during the public notice (the first: %(county)s). Open 公示 and "
+            "resolve each on its application's page.",
+            county=county,
+        )
     if n.event == "objection_received":
         return gettext(
             "%(county)s: a written objection was lodged during the public notice. Please resolve it.", county=county

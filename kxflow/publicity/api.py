@@ -14,7 +14,7 @@ from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
-from kxflow.publicity import operations
+from kxflow.publicity import challenge, operations
 
 public_blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="Public notice (no login)")
 blp = Blueprint("objections", __name__, url_prefix="/api/v1", description="Objections (ministry staff)")
@@ -36,6 +36,7 @@ class ObjectionIn(Schema):
     unit_name = fields.String(load_default="")
     person_name = fields.String(load_default="")
     contact = fields.String(load_default="")
+    challenge = fields.String(required=True, validate=validate.Length(max=300))
 
 
 class ScanIn(Schema):
@@ -82,15 +83,38 @@ def notices():
     return operations.notices()
 
 
+class ChallengeOut(Schema):
+    challenge = fields.String(metadata={"description": "send it back as the objection's challenge field"})
+    min_fill_seconds = fields.Float(metadata={"description": "wait at least this long before sending the objection"})
+
+
+@public_blp.route("/notices/<int:application_id>/challenge", methods=["GET"])
+@public_blp.response(200, ChallengeOut)
+def objection_challenge(application_id: int):
+    """The challenge an objection must carry: fetch it, fill the objection in, send both (no sooner than
+    ``min_fill_seconds``)."""
+    operations.under_notice_or_404(application_id)
+    return {
+        "challenge": challenge.issue(application_id),
+        "min_fill_seconds": current_app.config["OBJECTION_MIN_FILL_SECONDS"],
+    }
+
+
 @public_blp.route("/notices/<int:application_id>/objections", methods=["POST"])
-@limiter.limit(lambda: current_app.config["OBJECTION_RATE_LIMIT"])
+@limiter.shared_limit(lambda: current_app.config["OBJECTION_RATE_LIMIT"], scope="objections")
+@limiter.shared_limit(
+    lambda: current_app.config["OBJECTION_GLOBAL_LIMIT"], scope="objections-all", key_func=lambda: "all"
+)
 @public_blp.arguments(ObjectionIn, location="form")
 @public_blp.arguments(ScanIn, location="files")
 @public_blp.response(201, ReceiptOut)
 def lodge(form, files, application_id: int):
     """Lodge a written objection: a unit (name and the scan of its stamped letter) or a named person (contact)."""
     scan = files.get("scan")
+    token = form.pop("challenge")
     with transaction():
+        operations.under_notice_or_404(application_id)  # an application not under notice: 404 before anything
+        challenge.check(token, application_id)
         row = operations.lodge(
             application_id, **form, scan=(scan.filename or "", scan.stream) if scan is not None else None
         )

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -25,6 +27,7 @@ from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.uploads import check_upload, stored, stored_path
+from kxflow.notifications.models import Notification
 from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.publicity.models import Objection
 from kxflow.regions.models import County, Province
@@ -65,6 +68,10 @@ def notices() -> list[Notice]:
         .order_by(Application.publicity_ends_at, Province.code, County.code)
     )
     return [Notice(*row) for row in rows.all()]
+
+
+def under_notice_or_404(application_id: int) -> None:
+    _under_notice(application_id)
 
 
 def _under_notice(application_id: int) -> Application:
@@ -138,14 +145,31 @@ def lodge(
             row.scan_size_bytes = len(upload.data)
         db.session.add(row)
         db.session.flush()
-        notify_users(
-            ministry,
-            application_id=app.id,
-            event="objection_received",
-            params={"county": app.county.name},
-            dedupe_prefix=f"objection:{row.id}",
-        )
+        _digest(ministry, app, now)
     return row
+
+
+def _digest(ministry: list[int], app: Application, now: datetime) -> None:
+    """Tells ministry staff of new objections once per digest window (OBJECTION_DIGEST_MINUTES), not once per
+    objection: the first objection of a window writes each one notification (one e-mail), the rest none."""
+    minutes = current_app.config["OBJECTION_DIGEST_MINUTES"]
+    window = int(now.timestamp() // (minutes * 60))
+    prefix = f"objection-digest:{window}"
+    taken = set(db.session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.like(f"{prefix}:%"))))
+    fresh = [uid for uid in ministry if f"{prefix}:user:{uid}" not in taken]
+    if not fresh:
+        return
+    try:
+        with db.session.begin_nested():  # two objections at one instant: the second finds the digest written
+            notify_users(
+                fresh,
+                application_id=app.id,
+                event="objection_digest",
+                params={"county": app.county.name, "minutes": minutes},
+                dedupe_prefix=prefix,
+            )
+    except IntegrityError:
+        pass
 
 
 def _require_ministry(user: User) -> None:

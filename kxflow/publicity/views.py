@@ -14,7 +14,7 @@ from kxflow.applications.sections import detail_section
 from kxflow.core.extensions import limiter
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import perform
-from kxflow.publicity import operations
+from kxflow.publicity import challenge, operations
 from kxflow.workflow.models import Application
 
 bp = Blueprint("publicity_web", __name__, template_folder="templates")
@@ -33,7 +33,13 @@ def notices():
 
 
 @bp.route("/public/notices/<int:application_id>/objection", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["OBJECTION_RATE_LIMIT"], methods=["POST"])
+@limiter.shared_limit(lambda: current_app.config["OBJECTION_RATE_LIMIT"], scope="objections", methods=["POST"])
+@limiter.shared_limit(
+    lambda: current_app.config["OBJECTION_GLOBAL_LIMIT"],
+    scope="objections-all",
+    key_func=lambda: "all",
+    methods=["POST"],
+)
 def objection(application_id: int):
     notice = next((n for n in operations.notices() if n.application_id == application_id), None)
     if notice is None:
@@ -41,17 +47,24 @@ def objection(application_id: int):
     if request.method == "POST":
         scan = request.files.get("scan")
         form = {k: request.form.get(k, "") for k in ("kind", "text", "unit_name", "person_name", "contact")}
-        done = perform(
-            lambda: operations.lodge(
+
+        def lodge():
+            challenge.check(request.form.get("challenge"), application_id)
+            return operations.lodge(
                 application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
-            ),
+            )
+
+        done = perform(
+            lodge,
             gettext(
                 "Your objection has been received. The ministry will look into it; the county is not told who objected."
             ),
         )
         if done:
             return redirect(url_for(".notices"))
-    return render_template("publicity/objection.html", notice=notice, form=request.form)
+    return render_template(
+        "publicity/objection.html", notice=notice, form=request.form, challenge=challenge.issue(application_id)
+    )
 
 
 @bp.get("/public/counties")
