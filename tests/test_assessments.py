@@ -101,7 +101,7 @@ def test_csv_in_gbk_and_a_second_import_replaces_the_round(world, app):
     ("data", "name", "message"),
     [
         (b"x", "results.pdf", "只能导入 XLSX 或 CSV 文件。"),
-        (b"not a zip", "results.xlsx", "无法读取该 XLSX 文件。"),
+        (b"not a zip", "results.xlsx", "无法读取 results.xlsx（不是完好的 DOCX 或 XLSX 文件）。"),
         ("代码,年度\n330523,2024\n".encode(), "r.csv", "缺少列：考核结果。"),
         (b"county_code,round_year,result\n", "r.csv", "文件中没有结果行。"),
         ("county_code,round_year,result\n330523,2022,通过\n330521,2024,通过\n".encode(), "r.csv", None),

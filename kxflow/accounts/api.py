@@ -52,7 +52,9 @@ def create_token(body):
                 raise OtpRequired(gettext("This account uses a second factor: send its 6-digit code as otp."))
             login.check_second_factor(user, body["otp"])
         elif mfa.required_for(user):
-            raise Forbidden(gettext("Your role requires a second factor: set it up on the web (我的安全) first."))
+            raise Forbidden(
+                gettext("Your role requires a second factor: set it up on the web first (My settings, Second factor).")
+            )
         if user.must_change_password:
             raise Forbidden(gettext("Your password was reset: log in on the web and choose a new one first."))
         raw, row = issue_token(user)
