@@ -30,7 +30,7 @@ from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 from kxflow.workflow import triggers
-from kxflow.workflow.diagram import mermaid
+from kxflow.workflow.diagram import steps, svg_name
 from kxflow.workflow.scope import get_application, nationwide
 from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
 from kxflow.workflow.triggers import TRIGGERS_BY_NAME
@@ -126,7 +126,7 @@ def detail(application_id: int):
     app = get_application(current_user, application_id)
     history = operations.history(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
-    visited = [r.from_state for r in history] + [app.state]
+    visited = [r.from_state for r in history] + [app.state]  # the stages it has passed through
     allowed = [TRIGGERS_BY_NAME[name] for name in operations.allowed_triggers(app, current_user)]
     blockers = operations.submit_blockers(current_user, app) if any(t.name == "submit" for t in allowed) else []
     sections, facts = sections_for(current_user, app)
@@ -138,7 +138,8 @@ def detail(application_id: int):
         files=attachments.list_attachments(current_user, application_id),
         triggers=allowed,
         blockers=blockers,
-        diagram=mermaid(app.state, visited, locale()),
+        steps=steps(app.state, visited),
+        diagram=svg_name(locale()),
         urgency=queries.urgency(app),
         can_edit=operations.can_edit(current_user, app),
         can_press=reminders.can_press(current_user, app),
