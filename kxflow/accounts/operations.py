@@ -8,13 +8,14 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from kxflow.accounts.models import ApiToken, User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
+from kxflow.core.paging import Page, paginate
 from kxflow.regions.models import County, Province
 
 
@@ -32,11 +33,11 @@ def _scope(
     if role in COUNTY_ROLES:
         county = db.session.get(County, county_code) if county_code else None
         if county is None or county.valid_to is not None:
-            fields["county"] = [gettext("A county role needs an existing county code.")]
+            fields["county"] = [gettext("A county role needs its county: type its name and pick it from the list.")]
         return county_code, None
     if role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
         if not province_code or db.session.get(Province, province_code) is None:
-            fields["province"] = [gettext("This role needs an existing province code.")]
+            fields["province"] = [gettext("This role needs its province: choose it from the list.")]
         return None, province_code
     return None, None
 
@@ -73,6 +74,23 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def search_users(
+    *, q: str | None, role: str | None, province: str | None, active: bool | None, page: int
+) -> Page:
+    """The user list an administrator pages through: by name, login name or e-mail, role, province, status."""
+    stmt = select(User).outerjoin(County, County.code == User.county_code).order_by(User.role, User.username)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(User.display_name.ilike(like), User.username.ilike(like), User.email.ilike(like), County.name.ilike(like)))
+    if role:
+        stmt = stmt.where(User.role == role)
+    if province:
+        stmt = stmt.where(or_(User.province_code == province, County.province_code == province))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return paginate(stmt, page)
 
 
 def is_admin(user: User) -> bool:

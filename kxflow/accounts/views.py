@@ -16,8 +16,10 @@ from kxflow.accounts.roles import ROLE_LABELS
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
 from kxflow.core.extensions import limiter, login_manager
+from kxflow.core.paging import page_number
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item
+from kxflow.regions import search as regions
 from kxflow.regions.models import Province
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -70,11 +72,18 @@ def _province_choices() -> list[tuple[str, str]]:
 @login_required
 def users():
     operations.require_admin(current_user)
-    role = request.args.get("role") or None
-    stmt = select(User).order_by(User.role, User.username)
-    if role:
-        stmt = stmt.where(User.role == role)
-    return render_template("accounts/users.html", users=db.session.scalars(stmt).all(), role=role)
+    filters = {k: request.args.get(k, "").strip() for k in ("q", "role", "province", "status")}
+    result = operations.search_users(
+        q=filters["q"] or None,
+        role=filters["role"] or None,
+        province=filters["province"] or None,
+        active={"active": True, "inactive": False}.get(filters["status"]),
+        page=page_number(),
+    )
+    provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
+    return render_template(
+        "accounts/users.html", result=result, filters=filters, provinces=provinces, roles=ROLE_LABELS
+    )
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -85,9 +94,16 @@ def edit_user(user_id: int | None = None):
     user = db.session.get(User, user_id) if user_id else None
     form = UserForm(obj=user)
     form.province_code.choices = _province_choices()
+    if user is not None:
+        form.password.label.text = gettext("New password")
     errors: dict[str, list[str]] = {}
-    if form.validate_on_submit():
-        data = form.data
+    county_code = user.county_code if user else None
+    if request.method == "POST":
+        county_code, problem = regions.picked(request.form, "county_code", regions.COUNTY)
+        if problem:
+            errors["county"] = [problem]
+    if form.validate_on_submit() and not errors:
+        data = {**form.data, "county_code": county_code}
         try:
             with transaction():
                 if user is None:
@@ -120,7 +136,7 @@ def edit_user(user_id: int | None = None):
         else:
             flash(gettext("Saved."))
             return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form, user=user, errors=errors)
+    return render_template("accounts/user_form.html", form=form, user=user, errors=errors, county_code=county_code)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

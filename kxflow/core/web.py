@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, flash, render_template, request
 from flask_babel import lazy_gettext as _l
 
+from kxflow.core.assets import init_assets
 from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid
-from kxflow.core.formats import fmt_date, fmt_dt, fmt_num, locale
+from kxflow.core.formats import fmt_date, fmt_day, fmt_dt, fmt_input, fmt_num, locale
 from kxflow.core.uow import transaction
 
 ERROR_TITLES = {
@@ -57,6 +59,12 @@ def nav_for(user: Any) -> list[tuple[NavItem, int]]:
     return [(item, item.badge(user) if item.badge else 0) for item in NAVIGATION if item.shown_to(user)]
 
 
+def lang_url(code: str) -> str:
+    """This page in another language, with everything else it was asked with (filters, search, page) kept."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return "?" + urlencode([*args, ("lang", code)])
+
+
 def html_error(status: int, exc: Exception | None = None):
     message = getattr(exc, "message", None) if isinstance(exc, AppError) else None
     return (
@@ -100,8 +108,9 @@ def flash_problems(exc: AppError) -> None:
 
 def init_web(app: Flask) -> None:
     app.config["HTML_ERROR_HANDLER"] = html_error
-    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date)
-    app.jinja_env.globals.update(locale=locale, nav_for=nav_for)
+    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date, dday=fmt_day, input=fmt_input)
+    app.jinja_env.globals.update(locale=locale, nav_for=nav_for, lang_url=lang_url)
+    init_assets(app)
 
     @app.after_request
     def _remember_language(response):

@@ -12,10 +12,12 @@ from flask_login import current_user, login_required
 from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
 from kxflow.core.extensions import limiter
+from kxflow.core.paging import page_number, page_of
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import perform
 from kxflow.publicity import operations
 from kxflow.workflow.models import Application
+from kxflow.workflow.states import State
 
 bp = Blueprint("publicity_web", __name__, template_folder="templates")
 
@@ -56,7 +58,27 @@ def objection(application_id: int):
 
 @bp.get("/public/counties")
 def roll():
-    return render_template("publicity/roll.html", entries=operations.roll())
+    """The roll, searched by county name, filtered by province and status, one page at a time."""
+    filters = {k: request.args.get(k, "").strip() for k in ("q", "province", "state")}
+    entries = operations.roll()
+    provinces = sorted({e.province for e in entries})
+    chosen = [
+        e
+        for e in entries
+        if (not filters["q"] or filters["q"] in e.county)
+        and (not filters["province"] or e.province == filters["province"])
+        and (not filters["state"] or e.state == filters["state"])
+    ]
+    return render_template(
+        "publicity/roll.html",
+        result=page_of(chosen, page_number()),
+        filters=filters,
+        provinces=provinces,
+        states=ROLL_STATES,
+    )
+
+
+ROLL_STATES = (State.DESIGNATED, State.RECTIFICATION, State.REVOKED)
 
 
 @bp.post("/objections/<int:objection_id>/resolve")

@@ -1,11 +1,158 @@
-/* kxflow: progressive enhancement only; every page works without it. */
+/* kxflow: progressive enhancement only; every page works without it. No inline script anywhere: behaviour
+   is attached here, by element ids and data- attributes. */
 (function () {
   "use strict";
+  var root = document.documentElement;
+  root.classList.add("js");
   var token = document.querySelector('meta[name="csrf-token"]');
 
+  document.addEventListener("DOMContentLoaded", function () {
+    menu();
+    cardLabels();
+    oneSubmitAtATime();
+    indicatorForm();
+    document.querySelectorAll("[data-picker]").forEach(picker);
+  });
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : []; });
+  }
+
+  /* The division picker: results while typing (name, pinyin initials or code), or province → city → county. */
+  function picker(box) {
+    var level = box.dataset.picker, code = box.querySelector("[data-picker-code]");
+    var text = box.querySelector("[data-picker-text]"), list = box.querySelector(".picker-results");
+    var timer = null, levels = document.createElement("div");
+    levels.className = "picker-levels";
+    text.parentNode.insertBefore(levels, list.nextSibling);
+    var choose = function (item) {
+      code.value = item.code;
+      text.value = item.label || item.name;
+      list.hidden = true;
+      text.setAttribute("aria-expanded", "false");
+      code.dispatchEvent(new Event("change", {bubbles: true}));
+    };
+    var show = function (items) {
+      list.innerHTML = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li"), b = document.createElement("button");
+        li.setAttribute("role", "option");
+        b.type = "button";
+        b.textContent = item.label;
+        b.addEventListener("click", function () { choose(item); text.focus(); });
+        li.appendChild(b);
+        list.appendChild(li);
+      });
+      list.hidden = items.length === 0;
+      text.setAttribute("aria-expanded", items.length ? "true" : "false");
+    };
+    text.addEventListener("input", function () {
+      code.value = "";
+      clearTimeout(timer);
+      var q = text.value.trim();
+      if (!q) { show([]); return; }
+      timer = setTimeout(function () {
+        getJSON(box.dataset.searchUrl + "?level=" + encodeURIComponent(level) + "&q=" + encodeURIComponent(q)).then(show);
+      }, 200);
+    });
+    text.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" && !list.hidden) { event.preventDefault(); list.querySelector("button").focus(); }
+      if (event.key === "Escape") { show([]); }
+    });
+    list.addEventListener("keydown", function (event) {
+      var item = document.activeElement.parentNode;
+      if (event.key === "ArrowDown" && item.nextSibling) { event.preventDefault(); item.nextSibling.firstChild.focus(); }
+      if (event.key === "ArrowUp") { event.preventDefault(); (item.previousSibling ? item.previousSibling.firstChild : text).focus(); }
+      if (event.key === "Escape") { show([]); text.focus(); }
+    });
+    /* level by level: each choice fills the next list */
+    var addLevel = function (of, depth) {
+      while (levels.children.length > depth) { levels.removeChild(levels.lastChild); }
+      getJSON(box.dataset.childrenUrl + (of ? "?of=" + encodeURIComponent(of) : "")).then(function (items) {
+        if (!items.length) { return; }
+        var select = document.createElement("select");
+        select.setAttribute("aria-label", text.labels[0].textContent.replace("*", "").trim() + " " + (depth + 1));
+        var blank = document.createElement("option");
+        blank.value = "";
+        blank.textContent = "—";
+        select.appendChild(blank);
+        items.forEach(function (item) {
+          var o = document.createElement("option");
+          o.value = item.code;
+          o.textContent = item.name;
+          o.dataset.level = item.level;
+          select.appendChild(o);
+        });
+        select.addEventListener("change", function () {
+          var o = select.options[select.selectedIndex];
+          if (!o.value) { return; }
+          var path = Array.prototype.map.call(levels.querySelectorAll("select"), function (s) {
+            return s.selectedIndex > 0 ? s.options[s.selectedIndex].textContent : "";
+          }).filter(Boolean).join(" ");
+          if (o.dataset.level === level || (level === "any" && o.dataset.level !== "prefecture")) {
+            choose({code: o.value, label: path});
+          }
+          if (o.dataset.level !== "county") { addLevel(o.value, depth + 1); }
+        });
+        levels.appendChild(select);
+      });
+    };
+    addLevel(null, 0);
+  }
+
+  /* The menu button on a phone: the links fold away behind it. */
+  function menu() {
+    var button = document.getElementById("menu-toggle"), top = document.getElementById("top");
+    if (!button || !top) { return; }
+    button.addEventListener("click", function () {
+      var open = top.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  /* Under 600 px every row of a list becomes a card: each cell says which column it is. */
+  function cardLabels() {
+    document.querySelectorAll("table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      if (!heads.length) { return; }
+      table.classList.add("cards");
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          var label = heads[i] ? heads[i].textContent.trim() : "";
+          if (label && !cell.hasAttribute("colspan")) { cell.setAttribute("data-label", label); }
+        });
+      });
+    });
+  }
+
+  /* A form is sent once: its buttons wait while it goes (a double click on 县级审核通过 must not send twice). */
+  function oneSubmitAtATime() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (event.defaultPrevented || form.method.toLowerCase() !== "post") { return; }
+      if (form.dataset.sending === "yes") { event.preventDefault(); return; }
+      form.dataset.sending = "yes";
+      window.setTimeout(function () {
+        form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+          b.disabled = true;
+          b.setAttribute("aria-busy", "true");
+        });
+      }, 0);  /* after the browser has read which button was pressed */
+    });
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) { return; }  /* back to a page kept in memory: its forms may be sent again */
+      document.querySelectorAll("form[data-sending]").forEach(function (form) {
+        delete form.dataset.sending;
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = false; b.removeAttribute("aria-busy"); });
+      });
+    });
+  }
+
   /* The indicator form: ask the server what the figures give while the clerk types (it stays the authority). */
-  var form = document.getElementById("indicator-form");
-  if (form && window.fetch) {
+  function indicatorForm() {
+    var form = document.getElementById("indicator-form");
+    if (!form || !window.fetch) { return; }
     var timer = null;
     var refresh = function () {
       fetch(form.dataset.previewUrl, {
@@ -26,6 +173,17 @@
           p.textContent = msgs.join("；");
           p.hidden = msgs.length === 0;
         });
+        var blockers = document.getElementById("blockers");
+        if (blockers && data.blockers) {
+          blockers.innerHTML = "";
+          if (!data.blockers.length) { blockers.textContent = blockers.dataset.none; }
+          data.blockers.forEach(function (text) { var li = document.createElement("li"); li.textContent = text; blockers.appendChild(li); });
+        }
+        var warnings = document.getElementById("plausibility");
+        if (warnings && data.warnings) {
+          warnings.innerHTML = "";
+          data.warnings.forEach(function (text) { var li = document.createElement("li"); li.textContent = text; warnings.appendChild(li); });
+        }
       }).catch(function () {});
     };
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 350); });
