@@ -23,7 +23,7 @@ from kxflow.regions import search as regions
 from kxflow.regions.models import Province
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
-nav_item("accounts.users", _l("Users"), 90, operations.is_admin)
+nav_item("accounts.users", _l("Users"), 90, operations.is_admin, landing=True)
 
 
 @login_manager.user_loader
@@ -52,6 +52,10 @@ def login():
             if target and target.startswith("/") and not target.startswith("//"):
                 return redirect(target)
             return redirect(url_for("applications_web.tasks"))
+    elif request.method == "POST" and (form.username.errors or form.password.errors):
+        empty = [str(f.label.text) for f in (form.username, form.password) if f.errors]
+        error = gettext("Please fill in: %(fields)s.", fields="、".join(empty))
+        return render_template("accounts/login.html", form=form, error=error), 422
     return render_template("accounts/login.html", form=form, error=error), 200 if error is None else 401
 
 

@@ -235,16 +235,33 @@ def preview_indicators(
     """What saving these values would give (derived values, score, veto, errors), writing nothing."""
     app = get_application(user, application_id)
     require_draft_editor(app, user)
-    definition = definition_for(app.call.indicator_set_version)
-    clean, errors = validate_values(definition, values)
-    merged = {k: v for k, v in {**(app.indicators or {}), **clean}.items() if v is not None}
-    for key in errors:  # a value that does not parse counts as not given
-        merged.pop(key.removeprefix("indicators."), None)
-    result = evaluate(definition, merged)
+    merged, errors = _merged(app, values)
+    result = evaluate(definition_for(app.call.indicator_set_version), merged)
     return result, {**errors, **result.errors}
 
 
-def submit_blockers(user: User, app: Application) -> list[str]:
-    """What still stands in the way of ``submit``: exactly the reasons its guards would give now."""
-    ctx = GuardContext(application=app, actor=user, comment=None, now=clock.now())
+def _merged(app: Application, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The saved values with the typed ones over them; a value that does not parse counts as not given."""
+    clean, errors = validate_values(definition_for(app.call.indicator_set_version), values)
+    merged = {k: v for k, v in {**(app.indicators or {}), **clean}.items() if v is not None}
+    for key in errors:
+        merged.pop(key.removeprefix("indicators."), None)
+    return merged, errors
+
+
+class _AsIfSaved:
+    """An application read as if the typed values were saved (for the guards; nothing is written)."""
+
+    def __init__(self, app: Application, indicators: dict[str, Any]) -> None:
+        self._app, self.indicators = app, indicators
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+
+def submit_blockers(user: User, app: Application, typed: dict[str, Any] | None = None) -> list[str]:
+    """What still stands in the way of ``submit``: exactly the reasons its guards would give now, or, with
+    ``typed``, once what the clerk has typed (not yet saved) is saved."""
+    subject = app if typed is None else _AsIfSaved(app, _merged(app, typed)[0])
+    ctx = GuardContext(application=subject, actor=user, comment=None, now=clock.now())  # type: ignore[arg-type]
     return ctx.all_reasons(TRIGGERS_BY_NAME[Trigger.SUBMIT].guards)

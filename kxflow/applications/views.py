@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -21,10 +21,10 @@ from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, GuardFailed, Invalid
 from kxflow.core.fields import CHINA
-from kxflow.core.formats import fmt_num, locale
+from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
-from kxflow.core.web import flash_problems, nav_item
+from kxflow.core.web import flash_problems, landing_for, nav_item
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
@@ -47,6 +47,12 @@ def state_label(name: str) -> str:
 
 
 @bp.app_template_global()
+def item_label(item, app) -> str:
+    """An indicator's label in the reader's language, the years named as years (2023年), not 申报前第三年."""
+    return item.label(locale(), app.call.year)
+
+
+@bp.app_template_global()
 def trigger_label(name: str) -> str:
     return triggers.trigger_label(name, locale())
 
@@ -61,6 +67,11 @@ def home():
 def tasks():
     if current_user.role == Role.EXPERT:
         return redirect(url_for("experts_web.mine"))  # an expert's tasks are their assignments
+    if not operations.handles_applications(current_user):
+        # nothing of theirs ever waits here (the administrator): their own first page instead
+        landing = landing_for(current_user)
+        if landing is not None:
+            return redirect(url_for(landing))
     items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
     return render_template(
         "applications/tasks.html",
@@ -183,6 +194,9 @@ def edit(application_id: int):
         errors=errors,
         files=attachments.list_attachments(current_user, application_id),
         blockers=operations.submit_blockers(current_user, app),
+        multiple_kinds=attachments.MULTIPLE_KINDS,
+        max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"],
+        max_mb=current_app.config["ATTACHMENT_MAX_BYTES"] // (1024 * 1024),
     ), (422 if errors else 200)
 
 
@@ -191,15 +205,15 @@ def edit(application_id: int):
 def preview(application_id: int):
     app = get_application(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
-    result, errors = operations.preview_indicators(
-        current_user, application_id, parse_indicator_form(definition, request.form)
-    )
+    typed = parse_indicator_form(definition, request.form)
+    result, errors = operations.preview_indicators(current_user, application_id, typed)
     labels = {i.key: i.label(locale()) for i in (*definition.inputs, *definition.computed)}
     return jsonify(
         computed={k: fmt_num(v) for k, v in result.computed.items()},
         score=fmt_num(result.score),
         veto=[labels[k] for k in result.veto_failures],
         errors={k.removeprefix("indicators."): v for k, v in errors.items()},
+        blockers=operations.submit_blockers(current_user, app, typed),
     )
 
 
@@ -207,6 +221,7 @@ def preview(application_id: int):
 @login_required
 def upload(application_id: int):
     file = request.files.get("file")
+    wants_json = request.accept_mimetypes.best == "application/json"
     try:
         with transaction():
             row = attachments.add_attachment(
@@ -217,9 +232,26 @@ def upload(application_id: int):
                 file.stream if file else None,
             )
     except Invalid as exc:
-        flash_problems(exc)
+        problems = [m for ms in (exc.extra.get("fields") or {}).values() for m in ms]
+        if wants_json:
+            return jsonify(ok=False, problems=problems), 422
+        for message in problems:
+            flash(message, "upload-error")
     else:
-        flash(gettext("Uploaded %(name)s.", name=row.original_name))
+        message = gettext("Uploaded %(name)s.", name=row.original_name)
+        if wants_json:
+            app = get_application(current_user, application_id)
+            return jsonify(
+                ok=True,
+                message=message,
+                file={
+                    "name": row.original_name,
+                    "url": url_for(".download", application_id=application_id, attachment_id=row.id),
+                    "uploaded_at": fmt_dt(row.uploaded_at),
+                },
+                blockers=operations.submit_blockers(current_user, app),
+            )
+        flash(message, "upload-ok")
     return redirect(url_for("applications_web.edit", application_id=application_id) + "#attachments")
 
 

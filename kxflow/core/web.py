@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, flash, render_template, request
+from flask import Flask, flash, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from kxflow.core.assets import init_assets
@@ -44,15 +44,23 @@ class NavItem:
     order: int
     shown_to: Callable[[Any], bool]  # of the logged-in user
     badge: Callable[[Any], int] | None = None
+    landing: bool = False  # the first page of those it is shown to who have no 我的待办 (the administrator)
 
 
 NAVIGATION: list[NavItem] = []
 
 
-def nav_item(endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bool], badge=None) -> None:
+def nav_item(
+    endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bool], badge=None, landing: bool = False
+) -> None:
     """A link in the header, added by the feature that owns the page, shown to whom the feature says."""
-    NAVIGATION.append(NavItem(endpoint, label, order, shown_to, badge))
+    NAVIGATION.append(NavItem(endpoint, label, order, shown_to, badge, landing))
     NAVIGATION.sort(key=lambda item: item.order)
+
+
+def landing_for(user: Any) -> str | None:
+    """The endpoint a user without applications to handle starts from, if a feature offers one."""
+    return next((item.endpoint for item in NAVIGATION if item.landing and item.shown_to(user)), None)
 
 
 def nav_for(user: Any) -> list[tuple[NavItem, int]]:
@@ -66,6 +74,10 @@ def lang_url(code: str) -> str:
 
 
 def html_error(status: int, exc: Exception | None = None):
+    if status == 413 and request.referrer and request.referrer.startswith(request.host_url):
+        # a file too large for the form it was sent with: back to that form, saying why (no dead end)
+        flash(str(ERROR_ADVICE[413]), "error")
+        return redirect(request.referrer)
     message = getattr(exc, "message", None) if isinstance(exc, AppError) else None
     return (
         render_template(

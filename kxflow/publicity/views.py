@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
+from kxflow.core.errors import Conflict, Invalid
 from kxflow.core.extensions import limiter
 from kxflow.core.paging import page_number, page_of
+from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import perform
 from kxflow.publicity import operations
@@ -31,7 +33,7 @@ def _objections_section(user: User, app: Application) -> dict[str, Any] | None:
 
 @bp.get("/public/notices")
 def notices():
-    return render_template("publicity/notices.html", notices=operations.notices())
+    return render_template("publicity/notices.html", notices=operations.notices(), office=_office())
 
 
 @bp.route("/public/notices/<int:application_id>/objection", methods=["GET", "POST"])
@@ -39,21 +41,37 @@ def notices():
 def objection(application_id: int):
     notice = next((n for n in operations.notices() if n.application_id == application_id), None)
     if notice is None:
-        return render_template("publicity/notices.html", notices=operations.notices(), missing=True), 404
+        return render_template("publicity/notices.html", notices=operations.notices(), missing=True, office=_office()), 404
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         scan = request.files.get("scan")
         form = {k: request.form.get(k, "") for k in ("kind", "text", "unit_name", "person_name", "contact")}
-        done = perform(
-            lambda: operations.lodge(
-                application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
-            ),
-            gettext(
-                "Your objection has been received. The ministry will look into it; the county is not told who objected."
-            ),
-        )
-        if done:
+        try:
+            with transaction():
+                operations.lodge(
+                    application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
+                )
+        except Invalid as exc:
+            errors = exc.extra.get("fields") or {}  # each next to its field, named in the summary above the form
+        except Conflict as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(
+                gettext(
+                    "Your objection has been received. The ministry will look into it; "
+                    "the county is not told who objected."
+                )
+            )
             return redirect(url_for(".notices"))
-    return render_template("publicity/objection.html", notice=notice, form=request.form)
+    return render_template(
+        "publicity/objection.html", notice=notice, form=request.form, errors=errors, office=_office()
+    ), 422 if errors else 200
+
+
+def _office() -> dict[str, str]:
+    """Who receives objections, as the notice must say: the office, its address and telephone."""
+    cfg = current_app.config
+    return {"name": cfg["OBJECTION_OFFICE"], "address": cfg["OBJECTION_ADDRESS"], "phone": cfg["OBJECTION_PHONE"]}
 
 
 @bp.get("/public/counties")

@@ -12,7 +12,101 @@
     oneSubmitAtATime();
     indicatorForm();
     document.querySelectorAll("[data-picker]").forEach(picker);
+    document.querySelectorAll("form[data-upload]").forEach(uploader);
+    warnBeforeLeaving(document.getElementById("indicator-form"));
+    runningTotal(document.getElementById("score-form"));
   });
+
+  /* The expert's total as they score, item by item. */
+  function runningTotal(form) {
+    var total = document.getElementById("score-total");
+    if (!form || !total) { return; }
+    form.addEventListener("input", function () {
+      var sum = 0;
+      form.querySelectorAll("[data-score-item]").forEach(function (input) {
+        var v = parseFloat(input.value);
+        if (!isNaN(v)) { sum += v; }
+      });
+      total.textContent = String(Math.round(sum * 100) / 100);
+    });
+  }
+
+  /* Typed but not saved: say so before the page is left. */
+  function warnBeforeLeaving(form) {
+    if (!form) { return; }
+    var dirty = false;
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("submit", function () { dirty = false; });
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty) { event.preventDefault(); event.returnValue = ""; }
+    });
+  }
+
+  /* A document goes up without leaving the page (what was typed above stays), checked before it is sent
+     (type, size), with its progress; the answer appears in its own row. */
+  function uploader(form) {
+    var input = form.querySelector("input[type=file]"), status = form.querySelector(".upload-status");
+    var allowed = (input.getAttribute("accept") || "").split(",");
+    var say = function (text, bad) {
+      status.textContent = text;
+      status.className = "upload-status " + (bad ? "error-text" : "ok-text");
+    };
+    form.addEventListener("submit", function (event) {
+      var file = input.files && input.files[0];
+      if (!file) { return; }
+      var name = file.name.toLowerCase();
+      var typeOk = allowed.some(function (ext) { return ext && name.slice(-ext.length) === ext.trim(); });
+      if (!typeOk) { event.preventDefault(); say(form.dataset.wrongType, true); return; }
+      if (file.size > Number(form.dataset.maxBytes)) { event.preventDefault(); say(form.dataset.tooBig, true); return; }
+      if (!window.XMLHttpRequest || !window.FormData) { return; }
+      event.preventDefault();
+      var progress = document.createElement("progress");
+      progress.max = 100;
+      progress.value = 0;
+      status.textContent = form.dataset.uploading + " ";
+      status.className = "upload-status";
+      status.appendChild(progress);
+      var button = form.querySelector("button");
+      button.disabled = true;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) { progress.value = Math.round(100 * e.loaded / e.total); }
+      });
+      xhr.addEventListener("load", function () {
+        button.disabled = false;
+        delete form.dataset.sending;
+        var data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+        if (xhr.status === 413) { say(form.dataset.tooBig, true); return; }
+        if (!data) { say(form.dataset.failed, true); return; }
+        if (!data.ok) { say(data.problems.join("；"), true); return; }
+        say(data.message, false);
+        var cell = form.closest("tr").querySelector(".current-files");
+        var link = document.createElement("a");
+        link.href = data.file.url;
+        link.textContent = data.file.name;
+        link.setAttribute("translate", "no");
+        var when = document.createElement("span");
+        when.className = "hint";
+        when.textContent = " " + data.file.uploaded_at;
+        if (!form.closest("tr").hasAttribute("data-several") || !cell.querySelector("a")) { cell.innerHTML = ""; }
+        cell.appendChild(link);
+        cell.appendChild(when);
+        cell.appendChild(document.createElement("br"));
+        input.value = "";
+        var blockers = document.getElementById("blockers");
+        if (blockers && data.blockers) {
+          blockers.innerHTML = "";
+          if (!data.blockers.length) { blockers.textContent = blockers.dataset.none; }
+          data.blockers.forEach(function (text) { var li = document.createElement("li"); li.textContent = text; blockers.appendChild(li); });
+        }
+      });
+      xhr.addEventListener("error", function () { button.disabled = false; delete form.dataset.sending; say(form.dataset.failed, true); });
+      xhr.send(new FormData(form));
+    });
+  }
 
   function getJSON(url) {
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
