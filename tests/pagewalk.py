@@ -82,7 +82,7 @@ PAGES: dict[str, list[str]] = {
         "/assessments",
         "/indicator-sets",
     ],
-    "expert_hb": [
+    "expert_js": [
         "/assignments",
         "/assignments/{assignment:蒲江县}",
         "/applications/{app:蒲江县}",
@@ -148,7 +148,9 @@ def demo_facts() -> Walk:
     """Reads the ids the page lists refer to (inside an app context, once the demo is seeded)."""
     walk = Walk()
     rows = db.session.execute(
-        select(County.name, Application.id).join(County, County.code == Application.county_code).order_by(Application.id)
+        select(County.name, Application.id)
+        .join(County, County.code == Application.county_code)
+        .order_by(Application.id)
     )
     walk.apps = {name: app_id for name, app_id in rows}
     walk.users = {name: user_id for name, user_id in db.session.execute(select(User.username, User.id))}
@@ -162,13 +164,18 @@ def _assignment_of(expert_id: int, application_id: int) -> int:
     )
 
 
-def foreign_words(text: str) -> list[str]:
-    """Latin-letter words and bare six-digit codes a Chinese reader would trip on (allow-list aside)."""
-    text = _URL.sub(" ", _EMAIL.sub(" ", text))
-    found = [w for w in _LATIN_WORD.findall(text) if w not in ALLOWED_LATIN and w.rstrip(".") not in ALLOWED_LATIN]
+def foreign_words(text: str, values: str = "") -> list[str]:
+    """Latin-letter words (in the text and in what fields hold) and bare six-digit codes in the text that a
+    Chinese reader would trip on (allow-list aside; a code named as one, 行政区划代码 330523, is fine)."""
+    found = []
+    for chunk in (text, values):
+        chunk = _URL.sub(" ", _EMAIL.sub(" ", chunk))
+        found += [
+            w for w in _LATIN_WORD.findall(chunk) if w not in ALLOWED_LATIN and w.rstrip(".") not in ALLOWED_LATIN
+        ]
     for match in _BARE_CODE.finditer(text):
         before = text[max(0, match.start() - 8) : match.start()]
-        if "代码" not in before:
+        if not any(word in before for word in ("代码", "邮编", "邮政编码")):
             found.append(match.group(1))
     return found
 
@@ -181,16 +188,17 @@ VISIBLE_TEXT_JS = """() => {
   for (const el of document.querySelectorAll('body [lang]:not([lang^="zh"]), body [translate="no"]')) {
     if (el.innerText) body = body.replace(el.innerText, ' ');
   }
-  const parts = [document.title, body];
+  const parts = [];
   const shown = 'input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=submit])'
-    + ':not([type=date]):not([type=datetime-local]):not([lang]):not([translate="no"]), textarea:not([lang])';
+    + ':not([type=date]):not([type=datetime-local]):not([lang]):not([translate="no"]),'
+    + 'textarea:not([lang]):not([translate="no"])';
   for (const el of document.querySelectorAll(shown)) {
     const style = getComputedStyle(el);
     if (style.display === 'none' || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
     if (el.type !== 'password' && el.type !== 'file' && el.value) parts.push(el.value);
     if (el.placeholder) parts.push(el.placeholder);
   }
-  return parts.join('\\n');
+  return {text: document.title + '\\n' + body, values: parts.join('\\n')};
 }"""
 
 # Numbers shown in form fields as a program prints them ("4200.0") rather than as a person writes them.
@@ -200,9 +208,11 @@ RAW_NUMBER_JS = """() => Array.from(document.querySelectorAll('input'))
 AXE_RUN_JS = """async () => {
   const r = await axe.run(document, {resultTypes: ['violations', 'incomplete']});
   const pick = (kind) => (item) => ({kind, id: item.id, impact: item.impact,
-    nodes: item.nodes.map(n => ({target: n.target.join(' '), summary: (n.failureSummary || '').split('\\n').slice(0, 3).join(' '),
-                                 data: n.any && n.any[0] && n.any[0].data ? JSON.stringify(n.any[0].data).slice(0, 200) : ''}))});
-  return r.violations.map(pick('violation')).concat(r.incomplete.filter(i => i.id === 'color-contrast').map(pick('incomplete')));
+    nodes: item.nodes.map(n => ({
+      target: n.target.join(' '),
+      data: n.any && n.any[0] && n.any[0].data ? JSON.stringify(n.any[0].data).slice(0, 200) : ''}))});
+  const contrast = r.incomplete.filter(i => i.id === 'color-contrast');
+  return r.violations.map(pick('violation')).concat(contrast.map(pick('incomplete')));
 }"""
 
 OVERFLOW_JS = """() => {
@@ -211,7 +221,8 @@ OVERFLOW_JS = """() => {
     const r = el.getBoundingClientRect();
     return r.width > 0 && r.right > width + 1 && getComputedStyle(el).position !== 'fixed'
       && !el.closest('.sr, .sr-only, .skip');
-  }).slice(0, 3).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
+  }).slice(0, 3).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (typeof el.className === 'string' && el.className ? '.' + el.className.split(' ').join('.') : ''));
   return {scroll: document.documentElement.scrollWidth, width, wide};
 }"""
 

@@ -150,7 +150,8 @@ def _look_wide(page, transfer: Transfer, path: str, shot: Path) -> list[str]:
     _, repeat = transfer.view(page, path, clear=False)
     if repeat > REPEAT_VIEW_BUDGET:
         problems.append(f"repeat view {repeat / 1024:.0f} KB > {REPEAT_VIEW_BUDGET // 1024} KB")
-    words = foreign_words(page.evaluate(VISIBLE_TEXT_JS))
+    shown = page.evaluate(VISIBLE_TEXT_JS)
+    words = foreign_words(shown["text"], shown["values"])
     if words:
         problems.append(f"English or raw codes on the Chinese page: {sorted(set(words))[:15]}")
     raw_numbers = page.evaluate(RAW_NUMBER_JS)

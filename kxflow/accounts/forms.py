@@ -32,6 +32,10 @@ class UserForm(FlaskForm):
 class SettingsForm(FlaskForm):
     locale = SelectField(
         _l("Language of pages and e-mail"),
-        choices=[SelectChoice("", _l("Follow the browser")), SelectChoice("zh", "中文"), SelectChoice("en", "English")],
+        choices=[
+            SelectChoice("", _l("Follow the browser")),
+            SelectChoice("zh", "中文"),
+            SelectChoice("en", "English", render_kw={"lang": "en"}),
+        ],
     )
     email_all = BooleanField(_l("E-mail me every notification, not only requests for action"))

@@ -76,14 +76,19 @@ def create_user(
     return user
 
 
-def search_users(
-    *, q: str | None, role: str | None, province: str | None, active: bool | None, page: int
-) -> Page:
+def search_users(*, q: str | None, role: str | None, province: str | None, active: bool | None, page: int) -> Page:
     """The user list an administrator pages through: by name, login name or e-mail, role, province, status."""
     stmt = select(User).outerjoin(County, County.code == User.county_code).order_by(User.role, User.username)
     if q:
         like = f"%{q}%"
-        stmt = stmt.where(or_(User.display_name.ilike(like), User.username.ilike(like), User.email.ilike(like), County.name.ilike(like)))
+        stmt = stmt.where(
+            or_(
+                User.display_name.ilike(like),
+                User.username.ilike(like),
+                User.email.ilike(like),
+                County.name.ilike(like),
+            )
+        )
     if role:
         stmt = stmt.where(User.role == role)
     if province:

@@ -177,7 +177,9 @@ def pool_entry(user: User, expert_id: int) -> PoolEntry:
     if expert is None or expert.role != Role.EXPERT:
         raise NotFound()
     conflicts = list(
-        db.session.scalars(select(ExpertConflict).where(ExpertConflict.user_id == expert_id).order_by(ExpertConflict.id))
+        db.session.scalars(
+            select(ExpertConflict).where(ExpertConflict.user_id == expert_id).order_by(ExpertConflict.id)
+        )
     )
     return PoolEntry(expert, db.session.get(ExpertProfile, expert_id), _loads().get(expert_id, 0), conflicts)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
@@ -74,7 +73,9 @@ def _conflicts_from(form) -> tuple[list[dict[str, str | None]], list[str]]:
         elif code:
             codes.append(code)
     conflicts = [
-        {"province_code": code, "county_code": None} if code.endswith("0000") else {"county_code": code, "province_code": None}
+        {"province_code": code, "county_code": None}
+        if code.endswith("0000")
+        else {"county_code": code, "province_code": None}
         for code in dict.fromkeys(codes)
     ]
     return conflicts, problems

@@ -41,7 +41,9 @@ def notices():
 def objection(application_id: int):
     notice = next((n for n in operations.notices() if n.application_id == application_id), None)
     if notice is None:
-        return render_template("publicity/notices.html", notices=operations.notices(), missing=True, office=_office()), 404
+        return render_template(
+            "publicity/notices.html", notices=operations.notices(), missing=True, office=_office()
+        ), 404
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         scan = request.files.get("scan")

@@ -105,7 +105,9 @@ def children(code: str | None) -> list[dict[str, str]]:
             elif not c.prefecture:
                 out.append({"code": c.code, "name": c.name, "level": COUNTY})
         return out if province else []
-    return [{"code": c.code, "name": c.name, "level": COUNTY} for c in counties if c.code[:4] == code[:4] and c.prefecture]
+    return [
+        {"code": c.code, "name": c.name, "level": COUNTY} for c in counties if c.code[:4] == code[:4] and c.prefecture
+    ]
 
 
 def resolve(text: str | None, level: str | None = None) -> tuple[str | None, str | None]:
@@ -119,11 +121,15 @@ def resolve(text: str | None, level: str | None = None) -> tuple[str | None, str
         return exact[0].code, None
     if len(exact) > 1:
         places = "、".join(d.label for d in exact[:4])
-        return None, gettext("Several divisions are called %(name)s (%(places)s): pick one from the list.", name=text, places=places)
+        return None, gettext(
+            "Several divisions are called %(name)s (%(places)s): pick one from the list.", name=text, places=places
+        )
     found = search(text, level, limit=2)
     if len(found) == 1:
         return found[0].code, None
-    return None, gettext("No division called %(name)s: type part of its name or its pinyin initials and pick it.", name=text)
+    return None, gettext(
+        "No division called %(name)s: type part of its name or its pinyin initials and pick it.", name=text
+    )
 
 
 def picked(form, name: str, level: str | None = None) -> tuple[str | None, str | None]:
