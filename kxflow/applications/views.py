@@ -19,7 +19,7 @@ from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
-from kxflow.core.errors import Conflict, GuardFailed, Invalid
+from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_num, locale
 from kxflow.core.uow import transaction
@@ -218,6 +218,8 @@ def upload(application_id: int):
             )
     except Invalid as exc:
         flash_problems(exc)
+    except StorageFull as exc:
+        flash(str(exc.message), "error")
     else:
         flash(gettext("Uploaded %(name)s.", name=row.original_name))
     return redirect(url_for("applications_web.edit", application_id=application_id) + "#attachments")
