@@ -19,7 +19,7 @@ from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
-from kxflow.core.errors import Conflict, GuardFailed, Invalid
+from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.uow import transaction
@@ -237,6 +237,10 @@ def upload(application_id: int):
             return jsonify(ok=False, problems=problems), 422
         for message in problems:
             flash(message, "upload-error")
+    except StorageFull as exc:
+        if wants_json:
+            return jsonify(ok=False, problems=[str(exc.message)]), 507
+        flash(str(exc.message), "upload-error")
     else:
         message = gettext("Uploaded %(name)s.", name=row.original_name)
         if wants_json:
