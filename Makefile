@@ -1,6 +1,8 @@
 # kxflow: `make run` starts the product on SQLite with demo data; `make test` runs everything.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# the first Python 3.11 or newer on the PATH
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { command -v $$p; break; }; done)
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
@@ -14,7 +16,7 @@ UV_VERSION := 0.13.8
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
 # (messages: see below)
-.PHONY: messages install translations run services test test-sqlite test-postgres lint bench clean lock vendor
+.PHONY: diagram messages install translations run reset-demo services test test-sqlite test-postgres lint bench clean lock vendor
 
 # Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -35,16 +37,27 @@ messages: $(STAMP)
 	  -o kxflow/translations/messages.pot .
 	$(BIN)/pybabel update -N --ignore-obsolete -i kxflow/translations/messages.pot -d kxflow/translations
 
+# e-mail links follow the port (unless KXFLOW_BASE_URL says otherwise)
+export KXFLOW_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: install
 	$(DEV) $(FLASK) db upgrade
 	$(DEV) $(FLASK) kxflow load-regions
 	$(DEV) $(FLASK) kxflow seed-demo
-	@echo "Web at http://127.0.0.1:5000; a Celery worker with beat runs alongside (no Redis needed);"
+	@echo "Web at http://127.0.0.1:$(PORT); a Celery worker with beat runs alongside (no Redis needed);"
 	@echo "e-mail is written to instance/mail/, one .eml file per message."
 	@trap 'kill 0' EXIT INT TERM; \
 	$(DEV) $(BIN)/celery -A workers.celery_app worker -B --concurrency 1 --loglevel warning \
 	  -s instance/celerybeat-schedule & \
-	$(DEV) $(FLASK) run --host 127.0.0.1 --port 5000
+	$(DEV) $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# The demo as new: its database, uploads, e-mail and queue are removed, then built and seeded again.
+reset-demo: install
+	rm -rf instance/kxflow.sqlite instance/kxflow.sqlite-wal instance/kxflow.sqlite-shm instance/uploads \
+	  instance/mail instance/celery instance/celerybeat-schedule
+	$(DEV) $(FLASK) db upgrade
+	$(DEV) $(FLASK) kxflow load-regions
+	$(DEV) $(FLASK) kxflow seed-demo
 
 services:
 	@bash tests/services.sh
@@ -78,6 +91,9 @@ lock: $(UV_STAMP)
 
 vendor: $(STAMP)
 	$(BIN)/python -m kxflow.vendoring fetch $(VENDOR_ARGS)
+
+diagram: install
+	$(BIN)/python -m tests.render_workflow
 
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)

@@ -101,6 +101,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.inspections.views import bp as inspections_web
     from kxflow.notifications.views import bp as notifications_web
     from kxflow.publicity.views import bp as publicity_web
+    from kxflow.regions.views import bp as regions_web
 
     init_web(app)
     for blp in (
@@ -113,6 +114,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         indicators_web,
         inspections_web,
         publicity_web,
+        regions_web,
     ):
         app.register_blueprint(blp)
 

@@ -132,6 +132,10 @@ def load(overrides: dict | None = None) -> dict:
         "REMINDER_SCAN_SECONDS": float(os.environ.get("REMINDER_SCAN_SECONDS", "60")),
         # longer than any one run; a run that died frees the queue after this long
         "SCHEDULER_LOCK_SECONDS": float(os.environ.get("SCHEDULER_LOCK_SECONDS", "300")),
+        # who receives objections to a public notice (the notice names them)
+        "OBJECTION_OFFICE": os.environ.get("OBJECTION_OFFICE", "科学技术部 国家科技进步示范县工作办公室"),
+        "OBJECTION_ADDRESS": os.environ.get("OBJECTION_ADDRESS", "北京市海淀区复兴路乙15号 科学技术部（邮编 100862）"),
+        "OBJECTION_PHONE": os.environ.get("OBJECTION_PHONE", "010-12345678（演示号码）"),
         "KXFLOW_BASE_URL": os.environ.get("KXFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
     }
     if env == "testing":

@@ -130,6 +130,11 @@ DEMO_ASSESSMENT_2024 = (
     ("330421", "通过", 72),
     ("330122", "通过", 70),
 )
+DEMO_DOCUMENTS = (
+    ("self_assessment_report", "自评报告"),
+    ("fiscal_st_spending_evidence", "财政科技支出证明"),
+    ("leadership_group_document", "科技领导小组成立文件"),
+)
 # a well-formed PDF (with its cross-reference table: uploads are parsed to look for scripts)
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n"
@@ -166,8 +171,8 @@ class _Stages:
         app = create_application(clerk, call.id)
         values = {**DEMO_INDICATORS, "high_tech_enterprises": 9, "tech_contract_turnover": 4200.0}
         update_indicators(clerk, app.id, {**values, "people_trained": 12000, "info_service_12396_coverage": 88.0})
-        for kind in ("self_assessment_report", "fiscal_st_spending_evidence", "leadership_group_document"):
-            add_attachment(clerk, app.id, kind, f"{name}{kind}.pdf", io.BytesIO(MINIMAL_PDF))
+        for kind, title in DEMO_DOCUMENTS:
+            add_attachment(clerk, app.id, kind, f"{name}{title}.pdf", io.BytesIO(MINIMAL_PDF))
         return app, clerk, leader
 
     def fire(self, actor: User, app: Application, trigger: Trigger, comment: str = "演示数据", **kw) -> None:

@@ -154,7 +154,7 @@ def test_sqlite_guard_refuses_the_app_connection(app):
 
 def test_the_migration_chains_rows_written_before_it(tmp_path):
     """Trails written before the chain existed are chained by the migration, exactly as the app chains them:
-    rows written at head, the chain columns dropped (down to 0008), then migrated up again."""
+    rows written at head, the chain columns dropped (down to 0010), then migrated up again."""
     url = recreate_pg_database(f"{PG_DB}_chain") if BACKEND == "postgresql" else f"sqlite:///{tmp_path / 'c.sqlite'}"
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(tmp_path), "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
@@ -169,7 +169,7 @@ def test_the_migration_chains_rows_written_before_it(tmp_path):
     with app.app_context():
         before = db.session.execute(text("SELECT id, prev_hash, row_hash FROM audit_records ORDER BY id")).all()
         db.session.remove()
-        downgrade(revision="0008")
+        downgrade(revision="0010")
         upgrade()
         after = db.session.execute(text("SELECT id, prev_hash, row_hash FROM audit_records ORDER BY id")).all()
         assert after == before and len(after) == 3

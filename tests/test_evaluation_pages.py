@@ -105,7 +105,7 @@ def test_inspection_report_and_public_notice_pages(world, app):
     assert "安吉县" in listing and "浙江省" in listing
     form = f"/public/notices/{app_id}/objection"
     r = public.post_form(form, {"kind": "person", "text": "数据不实", "person_name": "李四", "contact": "不详"})
-    assert r.status_code == 200 and "请填写电话号码或电子邮箱" in r.data.decode()
+    assert r.status_code == 422 and "请填写电话号码或电子邮箱" in r.data.decode()
     assert world.db_count(Objection) == 0
     r = public.post_form(form, {"kind": "person", "text": "数据不实", "person_name": "李四", "contact": "13900000000"})
     assert r.status_code == 302 and world.db_count(Objection) == 1
@@ -159,12 +159,16 @@ def test_every_demo_stage_opens_for_the_ministry_and_the_public(app):
 
 
 def test_ministry_keeps_the_expert_pool_on_its_page(world, app):
+    """Conflicts are chosen by name (the picker, or its words without script), never typed as codes."""
     ministry = Browser(app, "ministry")
     page = ministry.text("/experts")
     assert "专家库" in page and "expert_js" in page
+    profile = f"/experts/{world.ids['expert_js']}"
     r = ministry.post_form(
-        f"/experts/{world.ids['expert_js']}/profile", {"field": "农业", "conflicts": "330523\n110000"}
+        profile, {"field": "农业", "conflict_add": "330523", "conflict_add_text": "浙江省 湖州市 安吉县"}
     )
+    assert r.status_code == 302
+    r = ministry.post_form(profile, {"field": "农业", "conflict": "330523", "conflict_add_text": "北京市"})
     assert r.status_code == 302
     pool = {e["username"]: e for e in world.api("get", "/api/v1/experts", "ministry").json}
     assert pool["expert_js"]["field"] == "农业"
@@ -172,8 +176,11 @@ def test_ministry_keeps_the_expert_pool_on_its_page(world, app):
         ("330523", None),
         (None, "110000"),
     }
-    r = ministry.post_form(f"/experts/{world.ids['expert_js']}/profile", {"field": "农业", "conflicts": "999999"})
-    assert "没有代码为 999999 的县" in ministry.text("/experts")
+    assert "浙江省 湖州市 安吉县" in ministry.text("/experts")  # the pool names them, no codes
+    r = ministry.post_form(
+        profile, {"field": "农业", "conflict": ["330523", "110000"], "conflict_add_text": "不存在县"}
+    )
+    assert r.status_code == 422 and "找不到“不存在县”" in r.data.decode()
     pool = {e["username"]: e for e in world.api("get", "/api/v1/experts", "ministry").json}
     assert len(pool["expert_js"]["conflicts"]) == 2  # the refused edit wrote nothing
     app_id = world.new_application()  # 安吉县 (330523)

@@ -133,7 +133,7 @@ def test_admin_creates_deactivates_and_rescopes_users(world, app):
             "password": "long-enough-1",
         },
     )
-    assert r.status_code == 200 and "县级角色须填写有效的县（市）代码。" in r.data.decode()
+    assert r.status_code == 200 and "县级角色须选定所在县（市）：输入名称并从列表中选择。" in r.data.decode()
     r = b.post_form(
         "/admin/users/new",
         {

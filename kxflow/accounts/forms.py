@@ -24,7 +24,6 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Name"), validators=[Optional(), Length(max=80)])
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     role = SelectField(_l("Role"), choices=role_choices)
-    county_code = StringField(_l("County code (for county roles)"), validators=[Optional(), Length(max=6)])
     province_code = SelectField(_l("Province (for province reviewers and experts)"), validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(max=256)])
     active = BooleanField(_l("Active"), default=True)
@@ -33,7 +32,11 @@ class UserForm(FlaskForm):
 class SettingsForm(FlaskForm):
     locale = SelectField(
         _l("Language of pages and e-mail"),
-        choices=[SelectChoice("", _l("Follow the browser")), SelectChoice("zh", "中文"), SelectChoice("en", "English")],
+        choices=[
+            SelectChoice("", _l("Follow the browser")),
+            SelectChoice("zh", "中文"),
+            SelectChoice("en", "English", render_kw={"lang": "en"}),
+        ],
     )
     email_all = BooleanField(_l("E-mail me every notification, not only requests for action"))
 

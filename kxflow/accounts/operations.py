@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from kxflow.accounts import mfa, passwords, sessions
 from kxflow.accounts.models import ApiToken, User
@@ -20,6 +20,7 @@ from kxflow.core.db import db, side_transaction
 from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from kxflow.core.fields import CHINA
 from kxflow.core.inputs import page_arg
+from kxflow.core.paging import Page, paginate
 from kxflow.core.security_log import EVENTS, SecurityEvent, record
 from kxflow.regions.models import County, Province
 
@@ -38,11 +39,11 @@ def _scope(
     if role in COUNTY_ROLES:
         county = db.session.get(County, county_code) if county_code else None
         if county is None or county.valid_to is not None:
-            fields["county"] = [gettext("A county role needs an existing county code.")]
+            fields["county"] = [gettext("A county role needs its county: type its name and pick it from the list.")]
         return county_code, None
     if role in (Role.PROVINCE_REVIEWER, Role.EXPERT):
         if not province_code or db.session.get(Province, province_code) is None:
-            fields["province"] = [gettext("This role needs an existing province code.")]
+            fields["province"] = [gettext("This role needs its province: choose it from the list.")]
         return None, province_code
     return None, None
 
@@ -80,6 +81,28 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def search_users(*, q: str | None, role: str | None, province: str | None, active: bool | None, page: int) -> Page:
+    """The user list an administrator pages through: by name, login name or e-mail, role, province, status."""
+    stmt = select(User).outerjoin(County, County.code == User.county_code).order_by(User.role, User.username)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(
+            or_(
+                User.display_name.ilike(like),
+                User.username.ilike(like),
+                User.email.ilike(like),
+                County.name.ilike(like),
+            )
+        )
+    if role:
+        stmt = stmt.where(User.role == role)
+    if province:
+        stmt = stmt.where(or_(User.province_code == province, County.province_code == province))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return paginate(stmt, page)
 
 
 def is_admin(user: User) -> bool:
@@ -294,19 +317,7 @@ class SecurityLogFilters:
         )
 
 
-@dataclass
-class EventPage:
-    items: list[SecurityEvent]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def security_events(actor: User, f: SecurityLogFilters, per_page: int = 50) -> EventPage:
+def security_events(actor: User, f: SecurityLogFilters, per_page: int = 50) -> Page:
     require_admin(actor)
     stmt = select(SecurityEvent)
     if f.event:
@@ -322,11 +333,7 @@ def security_events(actor: User, f: SecurityLogFilters, per_page: int = 50) -> E
         stmt = stmt.where(SecurityEvent.at >= datetime.combine(f.since, time.min, tzinfo=CHINA))
     if f.until:
         stmt = stmt.where(SecurityEvent.at < datetime.combine(f.until + timedelta(days=1), time.min, tzinfo=CHINA))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = db.session.scalars(
-        stmt.order_by(SecurityEvent.id.desc()).limit(per_page).offset((f.page - 1) * per_page)
-    ).all()
-    return EventPage(list(items), total, f.page, per_page)
+    return paginate(stmt.order_by(SecurityEvent.id.desc()), f.page, per_page)
 
 
 def usernames(ids: set[int]) -> dict[int, str]:

@@ -29,13 +29,15 @@ from kxflow.accounts.security_events import EVENT_LABELS
 from kxflow.core.db import db
 from kxflow.core.errors import AppError, Invalid, NotFound
 from kxflow.core.extensions import limiter, login_manager
+from kxflow.core.paging import page_number
 from kxflow.core.security_log import record
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item, safe_next
+from kxflow.regions import search as regions
 from kxflow.regions.models import Province
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
-nav_item("accounts.users", _l("Users"), 90, operations.is_admin)
+nav_item("accounts.users", _l("Users"), 90, operations.is_admin, landing=True)
 nav_item("accounts.security_log", _l("Security log"), 95, operations.is_admin)
 
 PENDING_MFA_SECONDS = 300
@@ -111,6 +113,10 @@ def login():
             session["mfa_user"], session["mfa_at"] = user.id, time.time()
             session["mfa_next"] = safe_next(request.args.get("next"))
             return redirect(url_for("accounts.login_otp"))
+    elif request.method == "POST" and (form.username.errors or form.password.errors):
+        empty = [str(f.label.text) for f in (form.username, form.password) if f.errors]
+        error = gettext("Please fill in: %(fields)s.", fields="、".join(empty))
+        return render_template("accounts/login.html", form=form, error=error), 422
     return render_template("accounts/login.html", form=form, error=error), status
 
 
@@ -279,11 +285,18 @@ def _province_choices() -> list[tuple[str, str]]:
 @login_required
 def users():
     operations.require_admin(current_user)
-    role = request.args.get("role") or None
-    stmt = select(User).order_by(User.role, User.username)
-    if role:
-        stmt = stmt.where(User.role == role)
-    return render_template("accounts/users.html", users=db.session.scalars(stmt).all(), role=role)
+    filters = {k: request.args.get(k, "").strip() for k in ("q", "role", "province", "status")}
+    result = operations.search_users(
+        q=filters["q"] or None,
+        role=filters["role"] or None,
+        province=filters["province"] or None,
+        active={"active": True, "inactive": False}.get(filters["status"]),
+        page=page_number(),
+    )
+    provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
+    return render_template(
+        "accounts/users.html", result=result, filters=filters, provinces=provinces, roles=ROLE_LABELS
+    )
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -296,9 +309,16 @@ def edit_user(user_id: int | None = None):
         raise NotFound()
     form = UserForm(obj=user)
     form.province_code.choices = _province_choices()
+    if user is not None:
+        form.password.label.text = gettext("New password")
     errors: dict[str, list[str]] = {}
-    if form.validate_on_submit():
-        data = form.data
+    county_code = user.county_code if user else None
+    if request.method == "POST":
+        county_code, problem = regions.picked(request.form, "county_code", regions.COUNTY)
+        if problem:
+            errors["county"] = [problem]
+    if form.validate_on_submit() and not errors:
+        data = {**form.data, "county_code": county_code}
         try:
             with transaction():
                 if user is None:
@@ -331,10 +351,10 @@ def edit_user(user_id: int | None = None):
         else:
             flash(gettext("Saved."))
             return redirect(url_for("accounts.users"))
-    elif form.errors:
-        errors = form.errors
     live = len(sessions.live_sessions(user.id)) + len(sessions.live_tokens(user.id)) if user else 0
-    return render_template("accounts/user_form.html", form=form, user=user, errors=errors, live=live)
+    return render_template(
+        "accounts/user_form.html", form=form, user=user, errors=errors, county_code=county_code, live=live
+    )
 
 
 @bp.post("/admin/users/<int:user_id>/mfa-reset")

@@ -19,6 +19,9 @@ from kxflow.indicators.models import definition_for
 from kxflow.workflow.models import Application, Attachment
 from kxflow.workflow.scope import get_application
 
+# kinds that hold several files (其他材料): a new one is added beside the others, not in their place
+MULTIPLE_KINDS = frozenset({"other"})
+
 
 def add_attachment(user: User, application_id: int, kind: str, filename: str, stream: IO[bytes]) -> Attachment:
     app = get_application(user, application_id, for_update=True)
@@ -35,11 +38,16 @@ def add_attachment(user: User, application_id: int, kind: str, filename: str, st
 
     with stored(upload) as stored_name:
         now = clock.now()
-        for old in db.session.scalars(
-            select(Attachment).where(
-                Attachment.application_id == app.id, Attachment.kind == kind, Attachment.superseded_at.is_(None)
+        replaced = (
+            ()
+            if kind in MULTIPLE_KINDS
+            else db.session.scalars(
+                select(Attachment).where(
+                    Attachment.application_id == app.id, Attachment.kind == kind, Attachment.superseded_at.is_(None)
+                )
             )
-        ):
+        )
+        for old in replaced:
             old.superseded_at = now  # a replacement: the old file stays on record
         row = Attachment(
             application_id=app.id,

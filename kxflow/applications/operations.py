@@ -5,6 +5,7 @@ Operations flush and never commit; the request (or task) that calls one commits 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -236,16 +237,76 @@ def preview_indicators(
     """What saving these values would give (derived values, score, veto, errors), writing nothing."""
     app = get_application(user, application_id)
     require_draft_editor(app, user)
-    definition = definition_for(app.call.indicator_set_version)
-    clean, errors = validate_values(definition, values)
-    merged = {k: v for k, v in {**(app.indicators or {}), **clean}.items() if v is not None}
-    for key in errors:  # a value that does not parse counts as not given
-        merged.pop(key.removeprefix("indicators."), None)
-    result = evaluate(definition, merged)
+    merged, errors = _merged(app, values)
+    result = evaluate(definition_for(app.call.indicator_set_version), merged)
     return result, {**errors, **result.errors}
 
 
-def submit_blockers(user: User, app: Application) -> list[str]:
-    """What still stands in the way of ``submit``: exactly the reasons its guards would give now."""
-    ctx = GuardContext(application=app, actor=user, comment=None, now=clock.now())
+def _merged(app: Application, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The saved values with the typed ones over them; a value that does not parse counts as not given."""
+    clean, errors = validate_values(definition_for(app.call.indicator_set_version), values)
+    merged = {k: v for k, v in {**(app.indicators or {}), **clean}.items() if v is not None}
+    for key in errors:
+        merged.pop(key.removeprefix("indicators."), None)
+    return merged, errors
+
+
+class _AsIfSaved:
+    """An application read as if the typed values were saved (for the guards; nothing is written)."""
+
+    def __init__(self, app: Application, indicators: dict[str, Any]) -> None:
+        self._app, self.indicators = app, indicators
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+
+def submit_blockers(user: User, app: Application, typed: dict[str, Any] | None = None) -> list[str]:
+    """What still stands in the way of ``submit``: exactly the reasons its guards would give now, or, with
+    ``typed``, once what the clerk has typed (not yet saved) is saved."""
+    subject = app if typed is None else _AsIfSaved(app, _merged(app, typed)[0])
+    ctx = GuardContext(application=subject, actor=user, comment=None, now=clock.now())  # type: ignore[arg-type]
     return ctx.all_reasons(TRIGGERS_BY_NAME[Trigger.SUBMIT].guards)
+
+
+@dataclass(frozen=True)
+class SubmittedVersion:
+    """The application as the county sent it: its figures, score and files at the moment of 提交."""
+
+    audit_id: int
+    revision_round: int
+    submitted_at: datetime
+    indicators: dict[str, Any]
+    computed: dict[str, Any]
+    score: float
+    veto_failures: list[str]
+    attachment_ids: list[int]
+
+
+def submitted_versions(user: User, application_id: int) -> list[SubmittedVersion]:
+    """Every version the county submitted, oldest first (a returned application is submitted again)."""
+    app = get_application(user, application_id)
+    rows = db.session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.application_id == app.id, AuditRecord.trigger == Trigger.SUBMIT)
+        .order_by(AuditRecord.at, AuditRecord.id)
+    )
+    return [
+        SubmittedVersion(
+            audit_id=r.id,
+            revision_round=r.revision_round,
+            submitted_at=r.at,
+            indicators=r.snapshot.get("indicators") or {},
+            computed=r.snapshot.get("computed") or {},
+            score=r.snapshot.get("score") or 0.0,
+            veto_failures=r.snapshot.get("veto_failures") or [],
+            attachment_ids=r.snapshot.get("attachment_ids") or [],
+        )
+        for r in rows
+    ]
+
+
+def as_submitted(user: User, application_id: int) -> SubmittedVersion | None:
+    """The version last submitted (what the 申报书 prints), or None while it has never been sent."""
+    versions = submitted_versions(user, application_id)
+    return versions[-1] if versions else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -19,19 +19,19 @@ from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
-from kxflow.core.errors import Conflict, GuardFailed, Invalid
+from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
-from kxflow.core.formats import fmt_num, locale
+from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
-from kxflow.core.web import flash_problems, nav_item
+from kxflow.core.web import flash_problems, landing_for, nav_item
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 from kxflow.workflow import triggers
-from kxflow.workflow.diagram import mermaid
+from kxflow.workflow.diagram import steps, svg_name
 from kxflow.workflow.scope import get_application, nationwide
 from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
 from kxflow.workflow.triggers import TRIGGERS_BY_NAME
@@ -45,6 +45,12 @@ nav_item("applications_web.index", _l("Applications"), 20, operations.handles_ap
 def state_label(name: str) -> str:
     spec = STATES_BY_NAME[name]
     return spec.label_en if locale().startswith("en") else spec.label_zh
+
+
+@bp.app_template_global()
+def item_label(item, app) -> str:
+    """An indicator's label in the reader's language, the years named as years (2023年), not 申报前第三年."""
+    return item.label(locale(), app.call.year)
 
 
 @bp.app_template_global()
@@ -62,6 +68,11 @@ def home():
 def tasks():
     if current_user.role == Role.EXPERT:
         return redirect(url_for("experts_web.mine"))  # an expert's tasks are their assignments
+    if not operations.handles_applications(current_user):
+        # nothing of theirs ever waits here (the administrator): their own first page instead
+        landing = landing_for(current_user)
+        if landing is not None:
+            return redirect(url_for(landing))
     items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
     return render_template(
         "applications/tasks.html",
@@ -127,7 +138,7 @@ def detail(application_id: int):
     app = get_application(current_user, application_id)
     history = operations.history(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
-    visited = [r.from_state for r in history] + [app.state]
+    visited = [r.from_state for r in history] + [app.state]  # the stages it has passed through
     allowed = [TRIGGERS_BY_NAME[name] for name in operations.allowed_triggers(app, current_user)]
     blockers = operations.submit_blockers(current_user, app) if any(t.name == "submit" for t in allowed) else []
     sections, facts = sections_for(current_user, app)
@@ -139,7 +150,8 @@ def detail(application_id: int):
         files=attachments.list_attachments(current_user, application_id),
         triggers=allowed,
         blockers=blockers,
-        diagram=mermaid(app.state, visited, locale()),
+        steps=steps(app.state, visited),
+        diagram=svg_name(locale()),
         urgency=queries.urgency(app),
         can_edit=operations.can_edit(current_user, app),
         can_press=reminders.can_press(current_user, app),
@@ -183,6 +195,9 @@ def edit(application_id: int):
         errors=errors,
         files=attachments.list_attachments(current_user, application_id),
         blockers=operations.submit_blockers(current_user, app),
+        multiple_kinds=attachments.MULTIPLE_KINDS,
+        max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"],
+        max_mb=current_app.config["ATTACHMENT_MAX_BYTES"] // (1024 * 1024),
     ), (422 if errors else 200)
 
 
@@ -191,15 +206,15 @@ def edit(application_id: int):
 def preview(application_id: int):
     app = get_application(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
-    result, errors = operations.preview_indicators(
-        current_user, application_id, parse_indicator_form(definition, request.form)
-    )
+    typed = parse_indicator_form(definition, request.form)
+    result, errors = operations.preview_indicators(current_user, application_id, typed)
     labels = {i.key: i.label(locale()) for i in (*definition.inputs, *definition.computed)}
     return jsonify(
         computed={k: fmt_num(v) for k, v in result.computed.items()},
         score=fmt_num(result.score),
         veto=[labels[k] for k in result.veto_failures],
         errors={k.removeprefix("indicators."): v for k, v in errors.items()},
+        blockers=operations.submit_blockers(current_user, app, typed),
     )
 
 
@@ -207,6 +222,7 @@ def preview(application_id: int):
 @login_required
 def upload(application_id: int):
     file = request.files.get("file")
+    wants_json = request.accept_mimetypes.best == "application/json"
     try:
         with transaction():
             row = attachments.add_attachment(
@@ -217,9 +233,30 @@ def upload(application_id: int):
                 file.stream if file else None,
             )
     except Invalid as exc:
-        flash_problems(exc)
+        problems = [m for ms in (exc.extra.get("fields") or {}).values() for m in ms]
+        if wants_json:
+            return jsonify(ok=False, problems=problems), 422
+        for message in problems:
+            flash(message, "upload-error")
+    except StorageFull as exc:
+        if wants_json:
+            return jsonify(ok=False, problems=[str(exc.message)]), 507
+        flash(str(exc.message), "upload-error")
     else:
-        flash(gettext("Uploaded %(name)s.", name=row.original_name))
+        message = gettext("Uploaded %(name)s.", name=row.original_name)
+        if wants_json:
+            app = get_application(current_user, application_id)
+            return jsonify(
+                ok=True,
+                message=message,
+                file={
+                    "name": row.original_name,
+                    "url": url_for(".download", application_id=application_id, attachment_id=row.id),
+                    "uploaded_at": fmt_dt(row.uploaded_at),
+                },
+                blockers=operations.submit_blockers(current_user, app),
+            )
+        flash(message, "upload-ok")
     return redirect(url_for("applications_web.edit", application_id=application_id) + "#attachments")
 
 

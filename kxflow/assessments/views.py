@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from openpyxl import Workbook
 
 from kxflow.assessments import operations
 from kxflow.core.errors import Forbidden, Invalid
@@ -45,4 +48,28 @@ def index():
         can_import=operations.can_import(current_user),
         rejected=rejected,
         problem=problem,
+        column_names={key: names[1] for key, names in operations.HEADERS.items()},
     ), (422 if problem else 200)
+
+
+@bp.get("/assessments/template.xlsx")
+@login_required
+def template():
+    """导入模板: the columns the import reads, with one example row, as an Excel file."""
+    if not operations.can_import(current_user):
+        raise Forbidden()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = gettext("Assessment results")
+    sheet.append([names[1] for names in operations.HEADERS.values()])
+    sheet.append(["330523", 2024, "通过", 85])
+    for column in "ABCD":
+        sheet.column_dimensions[column].width = 16
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return send_file(
+        io.BytesIO(buffer.getvalue()),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=gettext("assessment-import-template.xlsx"),
+    )

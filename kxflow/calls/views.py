@@ -72,6 +72,12 @@ def edit(call_id: int | None = None):
         for name in ("opens_at", "county_deadline", "province_deadline"):
             data[name] = data[name].replace(tzinfo=CHINA)
         data["score_threshold"] = float(data["score_threshold"])
+        for name in ("expert_review_days", "publicity_days", "rectification_days", "score_gap"):
+            if data[name] is None:
+                data.pop(name)  # not given: the call keeps its setting (or the default)
+        if "score_gap" in data:
+            data["score_gap"] = float(data["score_gap"])
+        data["requires_assessment_pass"] = bool(data["requires_assessment_pass"])
         data["quota_overrides"] = overrides
         if not errors:
             try:

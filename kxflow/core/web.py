@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, flash, render_template, request
+from flask import Flask, flash, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 
+from kxflow.core.assets import init_assets
 from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid
-from kxflow.core.formats import fmt_date, fmt_dt, fmt_num, locale
+from kxflow.core.formats import fmt_date, fmt_day, fmt_dt, fmt_input, fmt_num, locale
 from kxflow.core.uow import transaction
 
 ERROR_TITLES = {
@@ -25,6 +26,8 @@ ERROR_TITLES = {
     422: _l("Some fields are not valid."),
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),
+    503: _l("Nothing was saved"),
+    507: _l("Nothing was saved"),
 }
 ERROR_ADVICE = {
     403: _l("Your role does not allow this action. If you think it should, ask your administrator."),
@@ -33,6 +36,8 @@ ERROR_ADVICE = {
     413: _l("Files may be at most 20 MB."),
     429: _l("Please wait a minute and try again."),
     500: _l("The error has been logged. Please try again later."),
+    503: _l("The connection to the database was lost before your action was saved. Please try again."),
+    507: _l("The server's storage is full. Please tell your administrator; nothing of this action was saved."),
 }
 
 
@@ -43,15 +48,23 @@ class NavItem:
     order: int
     shown_to: Callable[[Any], bool]  # of the logged-in user
     badge: Callable[[Any], int] | None = None
+    landing: bool = False  # the first page of those it is shown to who have no 我的待办 (the administrator)
 
 
 NAVIGATION: list[NavItem] = []
 
 
-def nav_item(endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bool], badge=None) -> None:
+def nav_item(
+    endpoint: str, label: Any, order: int, shown_to: Callable[[Any], bool], badge=None, landing: bool = False
+) -> None:
     """A link in the header, added by the feature that owns the page, shown to whom the feature says."""
-    NAVIGATION.append(NavItem(endpoint, label, order, shown_to, badge))
+    NAVIGATION.append(NavItem(endpoint, label, order, shown_to, badge, landing))
     NAVIGATION.sort(key=lambda item: item.order)
+
+
+def landing_for(user: Any) -> str | None:
+    """The endpoint a user without applications to handle starts from, if a feature offers one."""
+    return next((item.endpoint for item in NAVIGATION if item.landing and item.shown_to(user)), None)
 
 
 def nav_for(user: Any) -> list[tuple[NavItem, int]]:
@@ -74,7 +87,17 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def lang_url(code: str) -> str:
+    """This page in another language, with everything else it was asked with (filters, search, page) kept."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return "?" + urlencode([*args, ("lang", code)])
+
+
 def html_error(status: int, exc: Exception | None = None):
+    if status == 413 and request.referrer and request.referrer.startswith(request.host_url):
+        # a file too large for the form it was sent with: back to that form, saying why (no dead end)
+        flash(str(ERROR_ADVICE[413]), "error")
+        return redirect(request.referrer)
     message = getattr(exc, "message", None) if isinstance(exc, AppError) else None
     return (
         render_template(
@@ -117,8 +140,9 @@ def flash_problems(exc: AppError) -> None:
 
 def init_web(app: Flask) -> None:
     app.config["HTML_ERROR_HANDLER"] = html_error
-    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date)
-    app.jinja_env.globals.update(locale=locale, nav_for=nav_for)
+    app.jinja_env.filters.update(dt=fmt_dt, num=fmt_num, ddate=fmt_date, dday=fmt_day, input=fmt_input)
+    app.jinja_env.globals.update(locale=locale, nav_for=nav_for, lang_url=lang_url)
+    init_assets(app)
 
     @app.after_request
     def _remember_language(response):

@@ -111,7 +111,7 @@ class RecuseIn(Schema):
 @blp.response(200, PoolOut(many=True))
 def pool():
     """The expert pool with each expert's field, declared conflicts and current load (ministry staff)."""
-    return operations.pool(api_user())
+    return operations.pool(api_user(), per_page=100_000).items
 
 
 @blp.route("/experts/<int:expert_id>/profile", methods=["PUT"])

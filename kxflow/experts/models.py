@@ -22,6 +22,9 @@ class ExpertProfile(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     field: Mapped[str] = mapped_column(String(80), default="")
+    organisation: Mapped[str] = mapped_column(String(120), default="", server_default="")  # 工作单位
+    title: Mapped[str] = mapped_column(String(40), default="", server_default="")  # 职称
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")  # 联系电话
 
     user: Mapped[User] = relationship()
 

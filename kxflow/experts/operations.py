@@ -15,10 +15,12 @@ from flask_babel import get_locale, gettext
 from sqlalchemy import func, or_, select
 
 from kxflow.accounts.models import User
+from kxflow.accounts.operations import create_user
 from kxflow.accounts.roles import Role
 from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
+from kxflow.core.paging import Page, paginate
 from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import active_ids, notify_users
@@ -69,7 +71,9 @@ def _name(user: User) -> str:
 # --- the pool --------------------------------------------------------------------------------
 
 
-def set_profile(user: User, expert_id: int, *, field_name: str, conflicts: list[dict[str, str]]) -> ExpertProfile:
+def set_profile(
+    user: User, expert_id: int, *, field_name: str, conflicts: list[dict[str, str]], **contact: str
+) -> ExpertProfile:
     """An expert's field and declared conflicts (ministry staff or administrators keep the pool)."""
     if user.role not in (Role.MINISTRY_STAFF, Role.ADMIN):
         raise Forbidden()
@@ -88,7 +92,12 @@ def set_profile(user: User, expert_id: int, *, field_name: str, conflicts: list[
     if problems:
         raise Invalid(fields={"conflicts": problems})
     profile = db.session.get(ExpertProfile, expert_id) or ExpertProfile(user_id=expert_id)
-    profile.field = field_name.strip()
+    profile.field = field_name.strip()[:80]
+    for name, length in (("organisation", 120), ("title", 40), ("phone", 40)):
+        if name in contact:
+            setattr(profile, name, (contact[name] or "").strip()[:length])
+    if "email" in contact:
+        expert.email = (contact["email"] or "").strip() or None
     db.session.add(profile)
     db.session.execute(ExpertConflict.__table__.delete().where(ExpertConflict.user_id == expert_id))
     seen = set()
@@ -108,9 +117,13 @@ def set_profile(user: User, expert_id: int, *, field_name: str, conflicts: list[
 @dataclass
 class PoolEntry:
     expert: User
-    field: str
+    profile: ExpertProfile | None
     load: int
     conflicts: list[ExpertConflict]
+
+    @property
+    def field(self) -> str:
+        return self.profile.field if self.profile else ""
 
 
 def _loads() -> dict[int, int]:
@@ -123,15 +136,76 @@ def _loads() -> dict[int, int]:
     return dict(rows.all())
 
 
-def pool(user: User) -> list[PoolEntry]:
+def pool(user: User, *, q: str | None = None, province: str | None = None, page: int = 1, per_page: int = 30) -> Page:
+    """One page of the expert pool, searched by name, unit, field or title, filtered by province."""
     _require_ministry(user)
-    experts = db.session.scalars(select(User).where(User.role == Role.EXPERT).order_by(User.id)).all()
-    profiles = {p.user_id: p.field for p in db.session.scalars(select(ExpertProfile))}
+    stmt = (
+        select(User)
+        .outerjoin(ExpertProfile, ExpertProfile.user_id == User.id)
+        .where(User.role == Role.EXPERT)
+        .order_by(User.province_code, User.id)
+    )
+    if province:
+        stmt = stmt.where(User.province_code == province)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(
+                User.display_name.ilike(like),
+                User.username.ilike(like),
+                ExpertProfile.field.ilike(like),
+                ExpertProfile.organisation.ilike(like),
+                ExpertProfile.title.ilike(like),
+            )
+        )
+    result = paginate(stmt, page, per_page)
+    ids = [e.id for e in result.items] or [-1]
+    profiles = {p.user_id: p for p in db.session.scalars(select(ExpertProfile).where(ExpertProfile.user_id.in_(ids)))}
     conflicts: dict[int, list[ExpertConflict]] = {}
-    for c in db.session.scalars(select(ExpertConflict).order_by(ExpertConflict.id)):
+    for c in db.session.scalars(
+        select(ExpertConflict).where(ExpertConflict.user_id.in_(ids)).order_by(ExpertConflict.id)
+    ):
         conflicts.setdefault(c.user_id, []).append(c)
     loads = _loads()
-    return [PoolEntry(e, profiles.get(e.id, ""), loads.get(e.id, 0), conflicts.get(e.id, [])) for e in experts]
+    result.items = [PoolEntry(e, profiles.get(e.id), loads.get(e.id, 0), conflicts.get(e.id, [])) for e in result.items]
+    return result
+
+
+def pool_entry(user: User, expert_id: int) -> PoolEntry:
+    _require_ministry(user)
+    expert = db.session.get(User, expert_id)
+    if expert is None or expert.role != Role.EXPERT:
+        raise NotFound()
+    conflicts = list(
+        db.session.scalars(
+            select(ExpertConflict).where(ExpertConflict.user_id == expert_id).order_by(ExpertConflict.id)
+        )
+    )
+    return PoolEntry(expert, db.session.get(ExpertProfile, expert_id), _loads().get(expert_id, 0), conflicts)
+
+
+def add_expert(user: User, **fields: Any) -> User:
+    """Ministry staff add an expert to the pool: an expert account (their province) and its profile."""
+    _require_ministry(user)
+    expert = create_user(
+        username=fields["username"],
+        password=fields["password"],
+        role=Role.EXPERT,
+        province_code=fields.get("province_code") or None,
+        email=fields.get("email") or None,
+        display_name=fields.get("display_name") or "",
+    )
+    db.session.add(
+        ExpertProfile(
+            user_id=expert.id,
+            field=(fields.get("field") or "").strip()[:80],
+            organisation=(fields.get("organisation") or "").strip()[:120],
+            title=(fields.get("title") or "").strip()[:40],
+            phone=(fields.get("phone") or "").strip()[:40],
+        )
+    )
+    db.session.flush()
+    return expert
 
 
 # --- eligibility and panels ----------------------------------------------------------------------
@@ -198,6 +272,19 @@ def assign(
     if app.state not in PANEL_STATES:
         raise Conflict(gettext("Experts are assigned during formal review or expert review."), state=app.state)
     if auto:
+        seated_now = len(active_assignments(app.id))
+        if seated_now >= app.call.min_experts:
+            raise Invalid(
+                fields={
+                    "expert_ids": [
+                        gettext(
+                            "The panel already has %(n)s experts, the call's minimum. To add one more (加签), "
+                            "choose them from the list.",
+                            n=seated_now,
+                        )
+                    ]
+                }
+            )
         experts = propose(user, app.id)
         if not experts:
             raise Invalid(fields={"expert_ids": [gettext("No eligible expert is left in the pool.")]})

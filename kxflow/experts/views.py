@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
+from kxflow.core.db import db
+from kxflow.core.errors import Forbidden, Invalid
+from kxflow.core.paging import page_number
+from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item, perform
 from kxflow.experts import operations
 from kxflow.indicators.models import definition_for
+from kxflow.regions import search as regions
+from kxflow.regions.models import Province
 from kxflow.reminders.operations import expert_review_due
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application
@@ -39,28 +46,84 @@ def _panel_section(user: User, app: Application) -> dict[str, Any] | None:
     }
 
 
+def _filters() -> dict[str, str]:
+    return {k: request.args.get(k, "").strip() for k in ("q", "province")}
+
+
 @bp.get("/experts")
 @login_required
 def pool():
-    return render_template("experts/pool.html", entries=operations.pool(current_user))
+    """The pool, searched and filtered, one page at a time; each expert's profile opens on its own page."""
+    filters = _filters()
+    result = operations.pool(
+        current_user, q=filters["q"] or None, province=filters["province"] or None, page=page_number()
+    )
+    provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
+    return render_template("experts/pool.html", result=result, filters=filters, provinces=provinces)
 
 
-@bp.post("/experts/<int:expert_id>/profile")
+def _conflicts_from(form) -> tuple[list[dict[str, str | None]], list[str]]:
+    """The conflicts kept (ticked) and the one added with the picker, each a county or a province."""
+    codes = [c for c in form.getlist("conflict") if c]
+    problems = []
+    if (form.get("conflict_add") or form.get("conflict_add_text") or "").strip():
+        code, problem = regions.picked(form, "conflict_add")
+        if problem:
+            problems.append(problem)
+        elif code:
+            codes.append(code)
+    conflicts = [
+        {"province_code": code, "county_code": None}
+        if code.endswith("0000")
+        else {"county_code": code, "province_code": None}
+        for code in dict.fromkeys(codes)
+    ]
+    return conflicts, problems
+
+
+@bp.route("/experts/<int:expert_id>", methods=["GET", "POST"])
 @login_required
 def profile(expert_id: int):
-    """The field and the declared conflicts, one six-digit division code per line (a county or a province)."""
-    codes = [c.strip() for c in request.form.get("conflicts", "").replace(",", "\n").splitlines() if c.strip()]
-    conflicts = [
-        {"province_code": code} if code.endswith("0000") else {"county_code": code, "province_code": None}
-        for code in codes
-    ]
-    perform(
-        lambda: operations.set_profile(
-            current_user, expert_id, field_name=request.form.get("field", ""), conflicts=conflicts
-        ),
-        gettext("Expert profile saved."),
-    )
-    return redirect(url_for(".pool"))
+    """An expert's contact details, field and declared conflicts (chosen by name, never typed as codes)."""
+    entry = operations.pool_entry(current_user, expert_id)
+    problems: list[str] = []
+    if request.method == "POST":
+        conflicts, problems = _conflicts_from(request.form)
+        contact = {k: request.form.get(k, "") for k in ("organisation", "title", "phone", "email")}
+        if not problems and perform(
+            lambda: operations.set_profile(
+                current_user, expert_id, field_name=request.form.get("field", ""), conflicts=conflicts, **contact
+            ),
+            gettext("Expert profile saved."),
+        ):
+            return redirect(url_for(".profile", expert_id=expert_id))
+    return render_template("experts/profile.html", entry=entry, problems=problems), 422 if problems else 200
+
+
+@bp.route("/experts/new", methods=["GET", "POST"])
+@login_required
+def new_expert():
+    """Ministry staff add an expert to the pool from here."""
+    if not operations.keeps_pool(current_user):
+        raise Forbidden()
+    errors: dict[str, list[str]] = {}
+    form = request.form
+    if request.method == "POST":
+        data = {k: form.get(k, "").strip() for k in EXPERT_FIELDS}
+        data["password"] = form.get("password", "")
+        try:
+            with transaction():
+                expert = operations.add_expert(current_user, **data)
+        except Invalid as exc:
+            errors = exc.extra.get("fields", {})
+        else:
+            flash(gettext("%(name)s added to the expert pool.", name=expert.display_name or expert.username))
+            return redirect(url_for(".profile", expert_id=expert.id))
+    provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
+    return render_template("experts/new.html", errors=errors, form=form, provinces=provinces), 422 if errors else 200
+
+
+EXPERT_FIELDS = ("username", "display_name", "province_code", "organisation", "title", "field", "phone", "email")
 
 
 @bp.post("/applications/<int:application_id>/panel")

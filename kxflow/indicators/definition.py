@@ -37,8 +37,29 @@ class Item:
     evidence_kind: str | None = None
     formula: str | None = None  # only for computed items
 
-    def label(self, locale: str) -> str:
-        return self.label_en if locale.startswith("en") else self.label_zh
+    def label(self, locale: str, call_year: int | None = None) -> str:
+        """The label; with the call's year, "申报前第三年" reads as the year itself (2023年)."""
+        text = self.label_en if locale.startswith("en") else self.label_zh
+        if call_year is None:
+            return text
+        for words, back in YEARS_BEFORE:
+            if words in text:
+                year = call_year - back
+                return text.replace(words, f"{year}" if locale.startswith("en") else f"{year}年")
+        return text
+
+
+# how the packaged sets name the years before the call, and how many years back each is
+YEARS_BEFORE = (
+    ("申报前第三年", 3),
+    ("申报前第二年", 2),
+    ("申报前一年", 1),
+    ("third year before the call", 3),
+    ("second year before the call", 2),
+    ("year before the call", 1),
+    ("third year before", 3),
+    ("year before", 1),
+)
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,22 @@ def index():
         text = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("text", "")
         try:
             raw = json.loads(text)
-            if not isinstance(raw, dict):
-                raise ValueError
-        except ValueError:
+        except json.JSONDecodeError as exc:
+            where = gettext("line %(line)s, column %(column)s", line=exc.lineno, column=exc.colno)
+            flash_problems(
+                Invalid(fields={"definition": [gettext("The definition is not valid JSON (%(where)s).", where=where)]})
+            )
+            raw = None
+        if raw is not None and not isinstance(raw, dict):
             flash_problems(Invalid(fields={"definition": [gettext("The definition is not a JSON object.")]}))
-        else:
+        elif raw is not None:
             published = gettext("Version %(v)s published.", v=raw.get("version"))
             if perform(lambda: operations.publish(current_user, raw), published):
                 return redirect(url_for(".index"))
-    return render_template("indicators/index.html", versions=versions, text=text, can_publish=can_publish)
+    return render_template(
+        "indicators/index.html",
+        versions=versions,
+        text=text,
+        can_publish=can_publish,
+        text_open=request.method == "POST",
+    )

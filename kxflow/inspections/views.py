@@ -52,7 +52,23 @@ def schedule_page():
     inspections = operations.mine(current_user)
     ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
     apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
-    return render_template("inspections/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections)
+    return render_template(
+        "inspections/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections, about=REMINDER_ABOUT
+    )
+
+
+# what each kind of reminder is about, as 我的日程 says it (every kind has its words: a test checks)
+REMINDER_ABOUT = {
+    "county_deadline": _l("county deadline"),
+    "province_deadline": _l("province deadline"),
+    "sla": _l("time limit at this level"),
+    "escalation": _l("overdue at the level below"),
+    "press": _l("pressed for action (催办)"),
+    "publicity_end": _l("end of the public notice: designate or decide"),
+    "expert_due": _l("expert scores due"),
+    "inspection_soon": _l("inspection ahead"),
+    "inspection_overdue": _l("inspection report missing"),
+}
 
 
 def _back(application_id: int):

@@ -257,12 +257,12 @@ def delivery_log(user: User, notification_id: int) -> tuple[Notification, list[E
     return row, list(attempts)
 
 
-def deliveries_of_application(user: User, application_id: int) -> list[tuple[Notification, str, list[EmailDelivery]]]:
-    """Every e-mailed notification of one application with its attempts (ministry staff)."""
+def deliveries_of_application(user: User, application_id: int) -> list[tuple[Notification, User, list[EmailDelivery]]]:
+    """Every e-mailed notification of one application with its recipient and attempts (ministry staff)."""
     if not can_see_deliveries(user):
         raise Forbidden()
     rows = db.session.execute(
-        select(Notification, User.username)
+        select(Notification, User)
         .join(User, User.id == Notification.recipient_id)
         .where(Notification.application_id == application_id, Notification.email.is_(True))
         .order_by(Notification.id)
@@ -274,4 +274,4 @@ def deliveries_of_application(user: User, application_id: int) -> list[tuple[Not
         .order_by(EmailDelivery.attempt)
     ):
         attempts.setdefault(d.notification_id, []).append(d)
-    return [(n, username, attempts.get(n.id, [])) for n, username in rows]
+    return [(n, recipient, attempts.get(n.id, [])) for n, recipient in rows]

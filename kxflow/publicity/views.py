@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
+from kxflow.core.errors import Conflict, Invalid
 from kxflow.core.extensions import limiter
+from kxflow.core.paging import page_number, page_of
+from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import perform
 from kxflow.publicity import challenge, operations
 from kxflow.workflow.models import Application
+from kxflow.workflow.states import State
 
 bp = Blueprint("publicity_web", __name__, template_folder="templates")
 
@@ -29,7 +33,7 @@ def _objections_section(user: User, app: Application) -> dict[str, Any] | None:
 
 @bp.get("/public/notices")
 def notices():
-    return render_template("publicity/notices.html", notices=operations.notices())
+    return render_template("publicity/notices.html", notices=operations.notices(), office=_office())
 
 
 @bp.route("/public/notices/<int:application_id>/objection", methods=["GET", "POST"])
@@ -43,33 +47,70 @@ def notices():
 def objection(application_id: int):
     notice = next((n for n in operations.notices() if n.application_id == application_id), None)
     if notice is None:
-        return render_template("publicity/notices.html", notices=operations.notices(), missing=True), 404
+        return render_template(
+            "publicity/notices.html", notices=operations.notices(), missing=True, office=_office()
+        ), 404
+    errors: dict[str, list[str]] = {}
     if request.method == "POST":
         scan = request.files.get("scan")
         form = {k: request.form.get(k, "") for k in ("kind", "text", "unit_name", "person_name", "contact")}
-
-        def lodge():
-            challenge.check(request.form.get("challenge"), application_id)
-            return operations.lodge(
-                application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
+        try:
+            with transaction():
+                challenge.check(request.form.get("challenge"), application_id)
+                operations.lodge(
+                    application_id, **form, scan=(scan.filename or "", scan.stream) if scan and scan.filename else None
+                )
+        except Invalid as exc:
+            errors = exc.extra.get("fields") or {}  # each next to its field, named in the summary above the form
+        except Conflict as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(
+                gettext(
+                    "Your objection has been received. The ministry will look into it; "
+                    "the county is not told who objected."
+                )
             )
-
-        done = perform(
-            lodge,
-            gettext(
-                "Your objection has been received. The ministry will look into it; the county is not told who objected."
-            ),
-        )
-        if done:
             return redirect(url_for(".notices"))
     return render_template(
-        "publicity/objection.html", notice=notice, form=request.form, challenge=challenge.issue(application_id)
-    )
+        "publicity/objection.html",
+        notice=notice,
+        form=request.form,
+        errors=errors,
+        office=_office(),
+        challenge=challenge.issue(application_id),
+    ), 422 if errors else 200
+
+
+def _office() -> dict[str, str]:
+    """Who receives objections, as the notice must say: the office, its address and telephone."""
+    cfg = current_app.config
+    return {"name": cfg["OBJECTION_OFFICE"], "address": cfg["OBJECTION_ADDRESS"], "phone": cfg["OBJECTION_PHONE"]}
 
 
 @bp.get("/public/counties")
 def roll():
-    return render_template("publicity/roll.html", entries=operations.roll())
+    """The roll, searched by county name, filtered by province and status, one page at a time."""
+    filters = {k: request.args.get(k, "").strip() for k in ("q", "province", "state")}
+    entries = operations.roll()
+    provinces = sorted({e.province for e in entries})
+    chosen = [
+        e
+        for e in entries
+        if (not filters["q"] or filters["q"] in e.county)
+        and (not filters["province"] or e.province == filters["province"])
+        and (not filters["state"] or e.state == filters["state"])
+    ]
+    return render_template(
+        "publicity/roll.html",
+        result=page_of(chosen, page_number()),
+        filters=filters,
+        provinces=provinces,
+        states=ROLL_STATES,
+    )
+
+
+ROLL_STATES = (State.DESIGNATED, State.RECTIFICATION, State.REVOKED)
 
 
 @bp.post("/objections/<int:objection_id>/resolve")

@@ -2,7 +2,7 @@
 token last use, the per-account login throttle and the append-only security log
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0014
 Create Date: 2026-11-29 07:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import kxflow.core.types
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
