@@ -6,10 +6,13 @@ that may not do the thing gets 403; nothing is written either way.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from kxflow.workflow.models import Attachment, AuditRecord
 from tests.files import PDF
+from tests.web_support import csrf_token
 
 # who sees 安吉县's application (county 330523, province 330000)
 SEES = {"zj_staff", "zj_leader", "zj_reviewer", "ministry"}
@@ -145,3 +148,126 @@ def test_no_token_no_entry(world):
     ]:
         r = world.api(method, path, json={"trigger": "submit"} if method == "post" else None)
         assert r.status_code == 401 and r.json["code"] == "unauthorized"
+
+
+# --- every route, walked by users of another county, another province, and an expert not on the panel ----------
+
+NOWHERE = 2**31 - 1  # an id that exists nowhere (the largest the database holds)
+UNSCOPED = ("/public/", "/api/v1/public/", "/static/", "/assets/", "/api/v1/calls/<int:call_id>")  # open to all by design
+UNCHANGING = {"security_events", "user_sessions", "api_tokens", "login_throttle", "scheduler_locks"}
+
+
+@pytest.fixture
+def stage(world):
+    """安吉县's application under public notice: panel, scores, an inspection report with a file, an objection with
+    a scan, notifications, the clerk's session and token — one row of every kind a route can name."""
+    from kxflow.experts.models import Assignment
+    from kxflow.inspections.models import Inspection, InspectionFile
+    from kxflow.notifications.models import Notification
+    from kxflow.publicity.models import Objection
+    from tests.test_publicity import lodge
+    from tests.web_support import Browser
+
+    app_id = world.new_application("zj_staff")
+    world.to_expert_review(app_id)
+    world.score_panel(app_id)
+    inspection = world.set_inspection(app_id)
+    world.walk(app_id, ("schedule_inspection", "ministry"))
+    r = world.api(
+        "post",
+        f"/api/v1/inspections/{inspection}/report",
+        "expert_bj",
+        data={"findings": "属实", "recommendation": "pass", "files": [(io.BytesIO(PDF), "记录.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200, r.json
+    world.walk(app_id, ("pass_inspection", "ministry"))
+    form = {"kind": "unit", "text": "材料不实。", "unit_name": "某协会"}
+    assert lodge(world, app_id, form, scan=("公函.pdf", PDF)).status_code == 201
+    Browser(world.app, "zj_staff")  # a live session of the clerk
+    world.headers("zj_staff")  # and a token
+    from sqlalchemy import select
+
+    from kxflow.accounts.models import ApiToken, UserSession
+    from kxflow.core.db import db
+
+    with world.app.app_context():
+        panel = db.session.scalars(select(Assignment).where(Assignment.application_id == app_id)).all()
+        ids = {
+            "application_id": app_id,
+            "attachment_id": db.session.scalar(select(Attachment.id).where(Attachment.application_id == app_id)),
+            "assignment_id": panel[0].id,
+            "inspection_id": inspection,
+            "file_id": db.session.scalar(select(InspectionFile.id)),
+            "objection_id": db.session.scalar(select(Objection.id)),
+            "notification_id": db.session.scalar(
+                select(Notification.id).where(Notification.recipient_id == world.ids["zj_staff"])
+            ),
+            "session_id": db.session.scalar(select(UserSession.id).where(UserSession.user_id == world.ids["zj_staff"])),
+            "token_id": db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == world.ids["zj_staff"])),
+            "user_id": world.ids["zj_staff"],
+            "expert_id": world.ids["expert_bj"],
+            "call_id": world.call_id,
+        }
+        seated = {a.expert_id for a in panel}
+        assert db.session.get(Inspection, inspection) is not None and all(ids.values()), ids
+    outsider = next(
+        name for name in ("expert_bj", "expert_js", "expert_hb", "expert_sc") if world.ids[name] not in seated
+    )
+    return ids, outsider
+
+
+def _fingerprint(app) -> dict:
+    from sqlalchemy import text
+
+    from kxflow.core.db import db
+
+    with app.app_context():
+        counts = {
+            t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in db.metadata.tables
+            if t not in UNCHANGING
+        }
+        counts["versions"] = db.session.execute(text("SELECT sum(version) FROM applications")).scalar()
+        counts["objections"] = db.session.execute(text("SELECT min(status) FROM objections")).scalar()
+        counts["read"] = db.session.execute(text("SELECT count(read_at) FROM notifications")).scalar()
+        counts["must_change"] = db.session.execute(
+            text("SELECT count(*) FROM users WHERE must_change_password")
+        ).scalar()
+        return counts
+
+
+@pytest.mark.parametrize("who", ["another county", "another province", "another expert"])
+def test_every_route_treats_another_scope_as_nowhere(world, app, stage, who):
+    """For every route that names a row, a user of another county (德清县's clerk), another province (四川's
+    reviewer) or an expert not on the panel gets exactly what they would get for an id that exists nowhere — the
+    row's existence is not revealed, nothing is changed — and never a 2xx."""
+    import re
+
+    from tests.web_support import Browser
+
+    ids, outsider = stage
+    user = {"another county": "zj2_staff", "another province": "sc_reviewer", "another expert": outsider}[who]
+    web = Browser(app, user)
+    token = csrf_token(web.text("/settings"))
+    before = _fingerprint(app)
+    walked, differ = 0, []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.arguments or rule.rule.startswith(UNSCOPED) or rule.endpoint == "accounts.logout":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            real = re.sub(r"<(?:int:)?([a-z_]+)>", lambda m: str(ids[m.group(1)]), rule.rule)
+            nowhere = re.sub(r"<(?:int:)?([a-z_]+)>", str(NOWHERE), rule.rule)
+            answers = []
+            for path in (real, nowhere):
+                if path.startswith("/api/"):
+                    r = world.api(method, path, user, json={} if method != "GET" else None)
+                else:
+                    r = web.client.open(path, method=method, data={"csrf_token": token}, headers=web.headers)
+                answers.append(r.status_code)
+            walked += 1
+            if answers[0] != answers[1] or answers[0] < 300:
+                differ.append((method, rule.rule, answers))
+    assert walked > 40
+    assert differ == []
+    assert _fingerprint(app) == before

@@ -151,7 +151,8 @@ def test_7_users_change_their_own_password(world, app):
     r = web.post_form("/account/password", {"current": PASSWORD, "new": "12345678", "confirm": "12345678"})
     assert r.status_code == 422
     r = web.post_form(
-        "/account/password", {"current": PASSWORD, "new": "月落乌啼霜满天-江枫渔火", "confirm": "月落乌啼霜满天-江枫渔火"}
+        "/account/password",
+        {"current": PASSWORD, "new": "月落乌啼霜满天-江枫渔火", "confirm": "月落乌啼霜满天-江枫渔火"},
     )
     assert r.status_code == 302
 
