@@ -153,7 +153,13 @@ def test_no_token_no_entry(world):
 # --- every route, walked by users of another county, another province, and an expert not on the panel ----------
 
 NOWHERE = 2**31 - 1  # an id that exists nowhere (the largest the database holds)
-UNSCOPED = ("/public/", "/api/v1/public/", "/static/", "/assets/", "/api/v1/calls/<int:call_id>")  # open to all by design
+UNSCOPED = (
+    "/public/",
+    "/api/v1/public/",
+    "/static/",
+    "/assets/",
+    "/api/v1/calls/<int:call_id>",
+)  # open to all by design
 UNCHANGING = {"security_events", "user_sessions", "api_tokens", "login_throttle", "scheduler_locks"}
 
 
