@@ -147,11 +147,18 @@ def test_a_session_lasts_twelve_hours_at_most_even_when_active(world, app):
 
 
 def test_the_session_id_and_csrf_token_change_at_login(world, app):
+    """What the cookie holds before login (its CSRF secret) is not what it holds after: nothing carries over."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    name = app.config["SESSION_COOKIE_NAME"]
     web = Browser(app)
-    page = web.text("/login")
-    before = csrf_token(page)
+    web.text("/login")
+    before = serializer.loads(web.client.get_cookie(name).value)
     web.post_form("/login", {"username": "zj_staff", "password": PASSWORD}, page="/login")
-    assert csrf_token(web.text("/tasks")) != before
+    web.text("/tasks")
+    after = serializer.loads(web.client.get_cookie(name).value)
+    assert before["csrf_token"] != after["csrf_token"] and after["sid"] and "sid" not in before
 
 
 def test_deactivation_ends_everything_at_once(world, app):
