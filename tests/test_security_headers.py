@@ -93,3 +93,37 @@ def test_behind_a_proxy_the_client_address_and_https_come_from_it(production):
     plain.add_url_rule("/_probe", view_func=_probe)
     plain.test_client().get("/_probe", headers=headers, base_url="https://x")
     assert seen["addr"] == "127.0.0.1"  # no proxy configured: forwarded headers are ignored
+
+
+def test_free_text_comes_back_escaped(world, app):
+    """ASVS 1.2.1, 3.2.2: a script in a comment is shown as text on the page (Jinja autoescaping)."""
+    app_id = world.new_application()
+    world.walk(app_id, ("submit", "zj_staff"))
+    world.fire(app_id, "county_return", "zj_leader", comment='<script>alert("x")</script><img src=x onerror=alert(1)>')
+    page = Browser(app, "zj_staff").text(f"/applications/{app_id}")
+    assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page and "<img src=x" not in page
+
+
+def test_no_trace_no_cors_no_directory_listing(client):
+    """ASVS 13.4.4, 3.4.2, 13.4.3: TRACE is not served, no cross-origin access is granted, folders are not listed."""
+    assert client.open("/login", method="TRACE").status_code == 405
+    r = client.get("/api/v1/openapi.json", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+    assert client.get("/static/").status_code == 404
+    assert client.get("/static/vendor/").status_code == 404
+
+
+def test_the_security_log_cannot_be_forged_by_what_it_records(world, app):
+    """ASVS 16.4.1: a user agent or name with line breaks and control characters is stored neutralised."""
+    world.client.post(
+        "/api/v1/tokens",
+        json={"username": "evil\nlogin_ok admin", "password": "x"},
+        headers={"User-Agent": "curl\x1b[2J\x002026-01-01 login_ok admin"},
+    )
+    from sqlalchemy import text
+
+    from kxflow.core.db import db
+
+    with app.app_context():
+        row = db.session.execute(text("SELECT username, user_agent, at FROM security_events")).one()
+    assert "\n" not in row.username and "\x1b" not in row.user_agent and "\x00" not in row.user_agent

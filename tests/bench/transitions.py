@@ -6,6 +6,9 @@ concurrency, first /healthz and then the transition endpoint (each client owns i
 the applications and alternates ``submit`` / ``county_return``). Prints requests/s and
 p50/p99 for both, the workers' memory before and after, and ends with
 ``ratio transition/healthz: X.XX``.
+
+The server runs in production mode as deployed (the restricted database role, a generated secret, Redis, the
+start-up check), with one allowance: ``ALLOW_PLAIN_HTTP_LOOPBACK=1``, so plain HTTP from this machine is served.
 """
 
 from __future__ import annotations
@@ -263,22 +266,29 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from tests.dbutil import migrate_and_load, recreate_pg_database
+    os.environ.setdefault("KXFLOW_ENV", "testing")  # the seeding below, in this process; the server is production
+    from tests.dbutil import app_role, ensure_app_role, migrate_and_load, recreate_pg_database
+    from tests.workers_support import REDIS_TEST_DB
 
     tmp = Path(tempfile.mkdtemp(prefix="kxflow-bench-"))
     url = recreate_pg_database("kxflow_bench")
+    app_url = ensure_app_role("kxflow_bench")
     t0 = time.perf_counter()
-    migrate_and_load(url, tmp / "uploads")
+    migrate_and_load(url, tmp / "uploads", app_role("kxflow_bench"))  # as the owner, granting the app role its rights
     plan = seed(url, tmp / "uploads")
     print(f"seeded {len(plan)} counties with one application each in {time.perf_counter() - t0:.1f} s")
     print(machine_cost())
 
     port = free_port()
+    # production as deployed, but for plain HTTP on loopback: the restricted role, a real secret, Redis, the
+    # start-up check of every unsafe setting
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": app_url,
         "KXFLOW_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(16),
+        "SECRET_KEY": secrets.token_hex(32),
+        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_TEST_DB + 1}",
+        "ALLOW_PLAIN_HTTP_LOOPBACK": "1",
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "KXFLOW_INSTANCE": str(tmp),
     }
