@@ -245,3 +245,21 @@ def test_scope_refusals_are_logged(world, app):
     app_id = world.new_application("zj_staff")
     assert world.api("get", f"/api/v1/applications/{app_id}", "sc_staff").status_code == 404
     assert ("access_refused", world.ids["sc_staff"], "sc_staff", None) in events(app)
+
+
+def test_an_admin_ends_every_session_of_a_user(world, app):
+    clerk = Browser(app, "zj_staff")
+    headers = world.headers("zj_staff")
+    uid = world.ids["zj_staff"]
+    r = Browser(app, "admin").post_form(f"/admin/users/{uid}/end-sessions", {}, page=f"/admin/users/{uid}")
+    assert r.status_code == 302
+    assert clerk.get("/tasks").status_code == 302
+    assert world.client.get("/api/v1/applications", headers=headers).status_code == 401
+    assert ("sessions_ended", world.ids["admin"], "admin", uid) in events(app)
+
+
+def test_logout_clears_the_browser(world, app):
+    web = Browser(app, "zj_staff")
+    r = web.post_form("/logout", {}, page="/tasks")
+    assert r.status_code == 302 and r.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert ("logout", world.ids["zj_staff"], "zj_staff", None) in events(app)
