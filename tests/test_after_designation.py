@@ -25,8 +25,8 @@ def recheck(world, app_id, result, team=("expert_js",)):
 def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
     app_id = world.new_application()
     world.to_ministry(app_id)
+    world.walk(app_id, ("ministry_accept", "ministry"))  # formal review first; the panel is formed after
     panel = world.seat_panel(app_id)
-    world.walk(app_id, ("ministry_accept", "ministry"))
     for assignment, fraction in zip(panel, (0.9, 0.8, 0.85), strict=True):
         assert world.score(assignment["id"], world.name_of(assignment["expert_id"]), fraction).status_code == 200
     inspection_id = world.set_inspection(app_id, team=("expert_bj", "ministry"))
