@@ -37,6 +37,7 @@ def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
 
     from tests.files import PDF
 
+    world.to_inspection_day(inspection_id)  # a report is recorded from the inspection day on
     r = world.api(
         "post",
         f"/api/v1/inspections/{inspection_id}/report",
@@ -80,6 +81,8 @@ def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
         "county_approve",
         "province_recommend",
         "ministry_accept",
+        *["panel_seat"] * 3,  # the panel, seat by seat, and each expert's scores are on the timeline
+        *["score"] * 3,
         "schedule_inspection",
         "pass_inspection",
         "designate",

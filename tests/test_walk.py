@@ -56,6 +56,9 @@ def test_county_to_ministry_walk(world):
         "ministry_return",
         "province_recommend",
         "ministry_accept",
+        "panel_seat",  # each seat is on the timeline now
+        "panel_seat",
+        "panel_seat",
     ]
     assert history[1] | {"at": None} == {
         "trigger": "county_return",
@@ -67,7 +70,8 @@ def test_county_to_ministry_walk(world):
         "revision_round": 0,
         "at": None,
     }
-    assert history[-1]["from_state"] == "ministry_review" and history[-1]["to_state"] == "expert_review"
+    accepted = history[-4]  # then the three seats of the panel, each on the timeline
+    assert accepted["from_state"] == "ministry_review" and accepted["to_state"] == "expert_review"
     # the county staff is informed of the outcome
     messages = [n["message"] for n in world.api("get", "/api/v1/notifications", "zj_staff").json["items"]]
     assert any("专家评审" in m for m in messages)

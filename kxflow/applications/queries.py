@@ -16,7 +16,7 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
-from kxflow.reminders.operations import sla_deadline
+from kxflow.reminders.operations import PRESSERS, sla_deadline
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import applications_for, followed_up
 from kxflow.workflow.triggers import HOLDER_ROLE
@@ -155,20 +155,22 @@ class FollowUp:
     unsent: int
     flagged: int  # 逾期未提交
     earliest_due: datetime | None
-    application_ids: list[int]  # for an extension from above, never to open them
+    application_ids: list[int]  # for an extension or 催办 from above, never to open them
+    pressable: bool = False  # the one application waits at a stage this user may press (催办)
 
 
 def follow_up(user: User) -> list[FollowUp]:
     rows = db.session.execute(
         select(Application.call_id, Application.county_code, County.name, Application.id, Application.due_at)
-        .add_columns(Application.overdue_since)
+        .add_columns(Application.overdue_since, Application.state)
         .join(County, County.code == Application.county_code)
         .where(followed_up(user))
         .order_by(Application.call_id, Application.county_code, Application.id)
     ).all()
     out: dict[tuple[int, str], FollowUp] = {}
-    for call_id, code, name, app_id, due, flagged in rows:
+    for call_id, code, name, app_id, due, flagged, state in rows:
         entry = out.setdefault((call_id, code), FollowUp(call_id, code, name, 0, 0, None, []))
+        entry.pressable = entry.unsent == 0 and user.role in PRESSERS.get(state, set())
         entry.unsent += 1
         entry.flagged += flagged is not None
         entry.application_ids.append(app_id)

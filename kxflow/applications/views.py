@@ -263,6 +263,8 @@ def press(application_id: int):
         flash(str(exc.message), "error")
     else:
         flash(gettext("The holder has been reminded."))
+    if request.form.get("next") == "tasks":
+        return redirect(url_for("applications_web.tasks"))
     return redirect(url_for("applications_web.detail", application_id=application_id))
 
 

@@ -28,7 +28,7 @@ from kxflow.reminders.models import REMINDER_KINDS, Reminder
 from kxflow.workdays.calendar import add_workdays, on_workday_after, subtract_workdays
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.models import Application
-from kxflow.workflow.scope import get_application, visible
+from kxflow.workflow.scope import followed_up, get_followed, visible
 from kxflow.workflow.states import BEFORE_MINISTRY, State
 from kxflow.workflow.triggers import HOLDER_ROLE
 
@@ -38,7 +38,8 @@ SLA = {
     State.PROVINCE_REVIEW: ("sla_province_days", Role.MINISTRY_STAFF),
     State.MINISTRY_REVIEW: ("sla_ministry_days", None),
 }
-# who may press whom: the holder's stage → the roles above it
+# who may press whom: the holder's stage → the roles above it (a level that has not received the application
+# yet presses it from its follow-up list, without opening it)
 PRESSERS = {
     State.DRAFT: {Role.COUNTY_LEADER},
     State.COUNTY_REVIEW: {Role.PROVINCE_REVIEWER, Role.MINISTRY_STAFF},
@@ -320,7 +321,7 @@ def can_press(user: User, app: Application) -> bool:
 
 def press(user: User, application_id: int, comment: str | None = None) -> Reminder:
     """催办: a user above the holder sends an immediate reminder; once per application per day; audited."""
-    app = get_application(user, application_id, for_update=True)
+    app = get_followed(user, application_id, for_update=True)
     if not can_press(user, app):
         raise Forbidden(gettext("Only a level above the current holder can press for action."))
     now = clock.now()
@@ -351,7 +352,7 @@ def upcoming_for(user: User, limit: int = 100) -> list[Reminder]:
         select(Reminder)
         .join(Application, Application.id == Reminder.application_id)
         .where(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.kind != "press")
-        .where(or_(visible(user), *(clause(user) for clause in EXTRA_VISIBLE)))
+        .where(or_(visible(user), followed_up(user), *(clause(user) for clause in EXTRA_VISIBLE)))
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit * 3)
     ).all()
