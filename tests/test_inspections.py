@@ -171,7 +171,7 @@ def test_schedule_page_and_delivery_log(world, app, smtp_sink, monkeypatch):
     body = {"scheduled_on": day.isoformat(), "place": "安吉县", "team": [world.ids["insp_a"]]}
     assert world.api("post", f"/api/v1/applications/{app_id}/inspections", "ministry", json=body).status_code == 201
     page = Browser(app, "insp_a").text("/schedule")
-    assert "安吉县" in page and "实地考察" in page and "即将考察" in page and "提前 7 天" in page
+    assert "安吉县" in page and "实地考察" in page and "即将考察" in page and "提前 7 个工作日" in page
     assert "县级截止时间" in Browser(app, "zj_leader").text("/schedule")
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)

@@ -63,7 +63,7 @@ def test_county_deadline_reminders_at_7_3_1_days_go_to_exactly_the_holders(world
         ("zj2_leader", 1),
     ]
     messages = [n["message"] for n in world.api("get", "/api/v1/notifications", "zj_staff").json["items"]]
-    assert any("安吉县：距截止时间还有 1 天" in m for m in messages), messages
+    assert any("安吉县：距截止时间还有 1 个工作日" in m for m in messages), messages
     assert drafting
 
 
