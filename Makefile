@@ -12,7 +12,7 @@ UV_VERSION := 0.13.8
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
 # (messages: see below)
-.PHONY: messages install translations run services test test-sqlite test-postgres lint bench clean lock vendor
+.PHONY: diagram messages install translations run services test test-sqlite test-postgres lint bench clean lock vendor
 
 # Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -76,6 +76,9 @@ lock: $(UV_STAMP)
 
 vendor: $(STAMP)
 	$(BIN)/python -m kxflow.vendoring fetch $(VENDOR_ARGS)
+
+diagram: install
+	$(BIN)/python -m tests.render_workflow
 
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)

@@ -130,9 +130,15 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     expect(timeline.nth(7)).to_contain_text("专家入组")
     expect(timeline.nth(6)).to_contain_text("形式审查通过 — 部级形式审查 → 专家评审")
     expect(timeline.nth(5)).to_contain_text("同意推荐")
-    # the diagram rendered (vendored Mermaid, no network) and marks where it stands
-    expect(ministry.locator(".mermaid svg")).to_be_visible()
-    expect(ministry.locator(".mermaid svg g.current")).to_have_count(1)
+    # the step bar says where it stands: five stages done, expert review now
+    expect(ministry.locator("#steps .step.done")).to_have_count(4)
+    expect(ministry.locator('#steps [aria-current="step"]')).to_contain_text("专家评审")
+    # the whole diagram comes on demand, as a drawing from the server (no script), and it is drawn
+    diagram = ministry.locator("#workflow-diagram img")
+    expect(diagram).not_to_be_visible()
+    ministry.locator("#workflow-diagram summary").click()
+    expect(diagram).to_be_visible()
+    ministry.wait_for_function("document.querySelector('#workflow-diagram img').naturalWidth > 0")
     screenshot(ministry, "03-ministry-detail-after-acceptance")
 
 

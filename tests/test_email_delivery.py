@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -207,3 +208,31 @@ def test_information_is_emailed_only_to_those_who_ask(world, app):
         zj2 = db.session.scalar(select(User.id).where(User.username == "zj2_staff"))
         statuses = db.session.scalars(select(Notification.email_status).where(Notification.recipient_id == zj2)).all()
     assert statuses == ["none"]  # the default: information stays in the app
+
+
+def test_a_slow_smtp_server_does_not_stall_the_queue(world, app, smtp_sink, monkeypatch):
+    """A server that accepts the connection and then hangs past the timeout costs one message one attempt,
+    not the queue: the others go out in the same run, the slow one later, each exactly once."""
+    ids = pending_emails(world, 4)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT_SECONDS", 1.0)
+    smtp_sink.stall_on = 1  # the first message hangs until released, far past the timeout
+    started = time.monotonic()
+    with app.app_context():
+        run = dispatch_due()
+    assert time.monotonic() - started < 10
+    assert (run.sent, run.failed) == (3, 1)
+    statuses = email_status(app, email=True)
+    assert sorted(statuses.values()) == ["pending", "sent", "sent", "sent"]
+    slow = next(i for i, status in statuses.items() if status == "pending")
+    with app.app_context():
+        attempt = db.session.scalar(select(EmailDelivery).where(EmailDelivery.notification_id == slow))
+        assert attempt.status == "failed" and "timed out" in attempt.error.lower()
+    smtp_sink.release.set()
+    clock.freeze(clock.now() + timedelta(hours=1))  # past the retry's backoff
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.failed) == (1, 0)
+    assert all_sent(app, len(ids))
+    assert len(smtp_sink.messages) == 4 and set(smtp_sink.ids().values()) == {1}

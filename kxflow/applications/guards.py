@@ -10,13 +10,13 @@ from flask_babel import get_locale, gettext
 from sqlalchemy import func, select
 
 from kxflow.applications.operations import eligibility_refusal
+from kxflow.calls.operations import quota_use
 from kxflow.core.db import db, is_postgres
 from kxflow.core.formats import fmt_dt
 from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 from kxflow.workflow.guards import GuardContext, guard
 from kxflow.workflow.models import Application
-from kxflow.workflow.states import HOLDS_QUOTA
 
 
 @guard("comment_given")
@@ -139,15 +139,7 @@ def province_quota(ctx: GuardContext) -> list[str]:
         # serialise recommendations of one province in one call, so two reviewers cannot
         # both take the last place
         db.session.execute(select(func.pg_advisory_xact_lock(app.call_id, int(app.province_code))))
-    used = db.session.scalar(
-        select(func.count(Application.id)).where(
-            Application.call_id == app.call_id,
-            Application.province_code == app.province_code,
-            Application.state.in_(HOLDS_QUOTA),
-            Application.id != app.id,
-        )
-    )
-    quota = app.call.quota_for(app.province_code)
-    if used >= quota:
-        return [gettext("The province's quota for this call (%(quota)s) is used up.", quota=quota)]
+    use = quota_use(app.call, app.province_code, excluding=app.id)
+    if use.left <= 0:
+        return [gettext("The province's quota for this call (%(quota)s) is used up.", quota=use.quota)]
     return []

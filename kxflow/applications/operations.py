@@ -6,6 +6,7 @@ Operations flush and never commit; the request (or task) that calls one commits 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -329,3 +330,46 @@ def submit_blockers(user: User, app: Application) -> list[str]:
     """What still stands in the way of ``submit``: exactly the reasons its guards would give now."""
     ctx = GuardContext(application=app, actor=user, comment=None, now=clock.now())
     return ctx.all_reasons(TRIGGERS_BY_NAME[Trigger.SUBMIT].guards)
+
+
+@dataclass(frozen=True)
+class SubmittedVersion:
+    """The application as the county sent it: its figures, score and files at the moment of 提交."""
+
+    audit_id: int
+    revision_round: int
+    submitted_at: datetime
+    indicators: dict[str, Any]
+    computed: dict[str, Any]
+    score: float
+    veto_failures: list[str]
+    attachment_ids: list[int]
+
+
+def submitted_versions(user: User, application_id: int) -> list[SubmittedVersion]:
+    """Every version the county submitted, oldest first (a returned application is submitted again)."""
+    app = get_application(user, application_id)
+    rows = db.session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.application_id == app.id, AuditRecord.trigger == Trigger.SUBMIT)
+        .order_by(AuditRecord.at, AuditRecord.id)
+    )
+    return [
+        SubmittedVersion(
+            audit_id=r.id,
+            revision_round=r.revision_round,
+            submitted_at=r.at,
+            indicators=r.snapshot.get("indicators") or {},
+            computed=r.snapshot.get("computed") or {},
+            score=r.snapshot.get("score") or 0.0,
+            veto_failures=r.snapshot.get("veto_failures") or [],
+            attachment_ids=r.snapshot.get("attachment_ids") or [],
+        )
+        for r in rows
+    ]
+
+
+def as_submitted(user: User, application_id: int) -> SubmittedVersion | None:
+    """The version last submitted (what the 申报书 prints), or None while it has never been sent."""
+    versions = submitted_versions(user, application_id)
+    return versions[-1] if versions else None

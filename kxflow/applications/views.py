@@ -19,7 +19,7 @@ from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
-from kxflow.core.errors import Conflict, GuardFailed, Invalid
+from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_num, locale
 from kxflow.core.uow import transaction
@@ -30,7 +30,7 @@ from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 from kxflow.workflow import triggers
-from kxflow.workflow.diagram import mermaid
+from kxflow.workflow.diagram import steps, svg_name
 from kxflow.workflow.scope import get_application, nationwide
 from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
 from kxflow.workflow.triggers import TRIGGERS_BY_NAME
@@ -133,7 +133,7 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
     app = get_application(current_user, application_id)
     history = operations.history(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
-    visited = [r.from_state for r in history] + [app.state]
+    visited = [r.from_state for r in history] + [app.state]  # the stages it has passed through
     allowed = [TRIGGERS_BY_NAME[name] for name in operations.allowed_triggers(app, current_user)]
     blockers = operations.submit_blockers(current_user, app) if any(t.name == "submit" for t in allowed) else []
     sections, facts = sections_for(current_user, app)
@@ -145,7 +145,8 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
         files=attachments.list_attachments(current_user, application_id),
         triggers=allowed,
         blockers=blockers,
-        diagram=mermaid(app.state, visited, locale()),
+        steps=steps(app.state, visited),
+        diagram=svg_name(locale()),
         urgency=queries.urgency(app),
         can_edit=operations.can_edit(current_user, app),
         can_press=reminders.can_press(current_user, app),
@@ -226,6 +227,8 @@ def upload(application_id: int):
             )
     except Invalid as exc:
         flash_problems(exc)
+    except StorageFull as exc:
+        flash(str(exc.message), "error")
     else:
         flash(gettext("Uploaded %(name)s.", name=row.original_name))
     return redirect(url_for("applications_web.edit", application_id=application_id) + "#attachments")

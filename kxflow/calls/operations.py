@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from kxflow.indicators.models import IndicatorSet, current_version
 from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
 from kxflow.reminders.operations import replan_deadlines
 from kxflow.workflow.models import Application
-from kxflow.workflow.states import AFTER_DESIGNATION, State
+from kxflow.workflow.states import AFTER_DESIGNATION, HOLDS_QUOTA, State
 
 EDITABLE = (
     "title",
@@ -227,3 +228,40 @@ def get_call(call_id: int) -> Call:
 
 def list_calls() -> list[Call]:
     return list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A province's recommendation places in a call: how many, how many taken, how many left."""
+
+    province_code: str
+    quota: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(self.quota - self.used, 0)
+
+
+def _used(call_id: int):
+    return (
+        select(Application.province_code, func.count(Application.id))
+        .where(Application.call_id == call_id, Application.state.in_(HOLDS_QUOTA))
+        .group_by(Application.province_code)
+    )
+
+
+def quota_use(call: Call, province_code: str, *, excluding: int | None = None) -> QuotaUse:
+    """One province's use of its quota (``excluding`` an application that is asking for a place)."""
+    stmt = _used(call.id).where(Application.province_code == province_code)
+    if excluding is not None:
+        stmt = stmt.where(Application.id != excluding)
+    used = dict(db.session.execute(stmt).all()).get(province_code, 0)
+    return QuotaUse(province_code, call.quota_for(province_code), used)
+
+
+def quota_by_province(call: Call) -> list[QuotaUse]:
+    """Every province's actual quota (the call's default or its override) and use, in code order."""
+    used = dict(db.session.execute(_used(call.id)).all())
+    codes = db.session.scalars(select(Province.code).order_by(Province.code))
+    return [QuotaUse(code, call.quota_for(code), used.get(code, 0)) for code in codes]

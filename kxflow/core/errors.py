@@ -58,6 +58,20 @@ class Invalid(AppError):
     default_message = _l("Some fields are not valid.")
 
 
+class Unavailable(AppError):
+    """The database went away in the middle of the request: nothing was saved; trying again is safe."""
+
+    status, code = 503, "unavailable"
+    default_message = _l("The connection to the database was lost; nothing was saved. Please try again.")
+
+
+class StorageFull(AppError):
+    """The disk is full: the upload was not stored (and nothing else of the request was written)."""
+
+    status, code = 507, "storage_full"
+    default_message = _l("The server's storage is full; nothing was saved. Please tell your administrator.")
+
+
 class GuardFailed(AppError):
     """A workflow guard refused: ``reasons`` lists every reason at once."""
 

@@ -8,12 +8,41 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
+from marshmallow import Schema, fields
 
 from kxflow.core.errors import http_error_response
 
 
+class RowProblem(Schema):
+    row = fields.Integer(metadata={"description": "the row as the user numbers it (the header is row 1; 0: the file)"})
+    field = fields.String()
+    message = fields.String()
+
+
+class ErrorEnvelope(Schema):
+    """Every error answer of the API, documented as it is sent (not flask-smorest's default shape)."""
+
+    error = fields.String(required=True, metadata={"description": "what went wrong, in the user's language"})
+    code = fields.String(required=True, metadata={"description": "a stable key, e.g. not_found, invalid, conflict"})
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "422 invalid: each field (dotted for nested ones) and its problems"},
+    )
+    reasons = fields.List(fields.String(), metadata={"description": "422 guard_failed: every reason at once"})
+    allowed_triggers = fields.List(fields.String(), metadata={"description": "409: what this user may do now"})
+    state = fields.String(metadata={"description": "409: the stage the application is at"})
+    version = fields.Integer(metadata={"description": "409: the application's current version"})
+    application_id = fields.Integer(metadata={"description": "409 on opening: the county's existing application"})
+    rows = fields.List(fields.Nested(RowProblem), metadata={"description": "422 on an import: every bad row"})
+
+
 class KxflowApi(Api):
     """flask-smorest with our error envelope (and the ``Allow`` header its handler drops on 405)."""
+
+    ERROR_SCHEMA = ErrorEnvelope
 
     def handle_http_exception(self, error):
         return http_error_response(error)

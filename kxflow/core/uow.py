@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from kxflow.core.db import db
-from kxflow.core.errors import Conflict
+from kxflow.core.errors import Conflict, Unavailable
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -39,6 +39,16 @@ def _is_lock_conflict(exc: OperationalError) -> bool:
     return code in {"40001", "40P01", "55P03"} or "database is locked" in str(exc.orig)
 
 
+def _undo_unless_gone(undo: Callable[[], None], exc: OperationalError) -> None:
+    """Rolls back; when the connection itself was lost, the server has already dropped the transaction."""
+    try:
+        undo()
+    except Exception:
+        if not exc.connection_invalidated:
+            raise
+        db.session.rollback()
+
+
 @contextmanager
 def _conflicts_as_409(undo: Callable[[], None]) -> Iterator[None]:
     """Runs a block; on any failure calls ``undo`` and re-raises, a lost race as ``Conflict``."""
@@ -53,9 +63,11 @@ def _conflicts_as_409(undo: Callable[[], None]) -> Iterator[None]:
             raise Conflict() from exc
         raise
     except OperationalError as exc:
-        undo()
+        _undo_unless_gone(undo, exc)
         if _is_lock_conflict(exc):
             raise Conflict() from exc
+        if exc.connection_invalidated:
+            raise Unavailable() from exc
         raise
     except BaseException:
         undo()

@@ -7,6 +7,7 @@ it never becomes part of a path.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import unicodedata
@@ -22,7 +23,7 @@ import filetype
 from flask import Response, current_app, send_file
 from flask_babel import gettext
 
-from kxflow.core.errors import NotFound
+from kxflow.core.errors import NotFound, StorageFull
 
 # detected type -> (stored extension, MIME type, name endings that may carry it)
 ALLOWED = {
@@ -99,7 +100,14 @@ def stored(upload: CheckedUpload) -> Iterator[str]:
     """Writes the file under a generated name; removes it again if the database work that follows fails."""
     name = f"{uuid.uuid4().hex}.{upload.ext}"
     path = upload_folder() / name
-    path.write_bytes(upload.data)
+    try:
+        path.write_bytes(upload.data)
+    except OSError as exc:
+        path.unlink(missing_ok=True)  # half a file is no file
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            message = gettext("The server's storage is full: %(name)s was not saved.", name=upload.display_name)
+            raise StorageFull(message) from exc
+        raise
     try:
         yield name
     except BaseException:

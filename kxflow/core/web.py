@@ -24,6 +24,8 @@ ERROR_TITLES = {
     422: _l("Some fields are not valid."),
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),
+    503: _l("Nothing was saved"),
+    507: _l("Nothing was saved"),
 }
 ERROR_ADVICE = {
     403: _l("Your role does not allow this action. If you think it should, ask your administrator."),
@@ -32,6 +34,8 @@ ERROR_ADVICE = {
     413: _l("Files may be at most 20 MB."),
     429: _l("Please wait a minute and try again."),
     500: _l("The error has been logged. Please try again later."),
+    503: _l("The connection to the database was lost before your action was saved. Please try again."),
+    507: _l("The server's storage is full. Please tell your administrator; nothing of this action was saved."),
 }
 
 

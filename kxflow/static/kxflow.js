@@ -31,9 +31,4 @@
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 350); });
     form.addEventListener("change", refresh);
   }
-
-  /* The workflow diagram, rendered from the vendored Mermaid. */
-  if (window.mermaid) {
-    window.mermaid.initialize({startOnLoad: true, securityLevel: "strict", theme: "neutral"});
-  }
 })();
