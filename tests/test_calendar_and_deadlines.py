@@ -237,3 +237,18 @@ def test_dates_stay_on_the_hour_and_minute(app):
         )  # 春节 → the Saturday worked
         assert calendar.workdays_between(date(2026, 9, 28), date(2026, 10, 16)) == 10
         assert datetime.combine(date(2026, 1, 1), time(0), tzinfo=CHINA) < beijing(2026, 1, 1, 10)
+
+
+def test_a_call_closes_once_every_application_is_decided_and_then_stays_as_it_is(world):
+    app_id = world.new_application()
+    world.to_ministry(app_id)
+    r = world.api("post", f"/api/v1/calls/{world.call_id}/close", "ministry")
+    assert r.status_code == 409 and r.json["error"] == "该批次尚有 1 项申报未作出决定。"
+    assert world.api("post", f"/api/v1/calls/{world.call_id}/close", "zj_reviewer").status_code == 403
+    world.walk(app_id, ("ministry_reject", "ministry"))
+    r = world.api("post", f"/api/v1/calls/{world.call_id}/close", "ministry")
+    assert r.status_code == 200 and r.json["closed_at"]
+    r = world.api("patch", f"/api/v1/calls/{world.call_id}", "ministry", json={"province_quota": 9})
+    assert r.status_code == 409 and r.json["error"] == "该批次已关闭，数据不再变动。"
+    actions = [c["action"] for c in world.api("get", f"/api/v1/calls/{world.call_id}/changes", "ministry").json]
+    assert actions == ["create", "close"]

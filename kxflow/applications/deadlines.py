@@ -18,7 +18,6 @@ from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid, NotFound
-from kxflow.core.formats import fmt_dt
 from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import Reminder
 from kxflow.reminders.operations import reminder_kind, replan_after_extension
@@ -166,7 +165,7 @@ def close_out(reminder: Reminder) -> int:
         recipients,
         application_id=app.id,
         event="closeout",
-        params={"county": app.county.name, "deadline": app.due_at.isoformat(), "date": fmt_dt(app.due_at)},
+        params={"county": app.county.name, "deadline": app.due_at.isoformat()},
         dedupe_prefix=f"reminder:{reminder.id}",
     )
     reminder.sent_at = now
