@@ -102,6 +102,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.notifications.views import bp as notifications_web
     from kxflow.publicity.views import bp as publicity_web
     from kxflow.regions.views import bp as regions_web
+    from kxflow.workdays.views import bp as workdays_web
 
     init_web(app)
     for blp in (
@@ -115,6 +116,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         inspections_web,
         publicity_web,
         regions_web,
+        workdays_web,
     ):
         app.register_blueprint(blp)
 
@@ -133,6 +135,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _register_contributions() -> None:
     """What features add to the workflow they sit on: guards, reminder senders, visibility rules; then a
     check that every guard the trigger table names and every reminder kind has its owner."""
+    import kxflow.applications.deadlines  # noqa: F401
     import kxflow.applications.guards  # noqa: F401
     import kxflow.assessments.guards  # noqa: F401
     import kxflow.experts.guards  # noqa: F401
@@ -163,6 +166,7 @@ def _import_models() -> None:
     import kxflow.publicity.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
     import kxflow.reminders.models  # noqa: F401
+    import kxflow.workdays.models  # noqa: F401
     import kxflow.workflow.models  # noqa: F401
 
 

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
 from kxflow.applications.attachments import add_attachment
+from kxflow.applications.deadlines import extend
 from kxflow.applications.operations import create_application, fire_trigger, update_indicators
 from kxflow.assessments.operations import import_round
 from kxflow.calls.models import Call
 from kxflow.calls.operations import create_call
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.core.fields import CHINA
 from kxflow.experts.operations import assign, score
 from kxflow.indicators.models import definition_for, load_packaged_sets
 from kxflow.inspections.operations import record_report, schedule
 from kxflow.publicity.operations import lodge
+from kxflow.reminders.models import Reminder
+from kxflow.reminders.operations import send_one
+from kxflow.workdays.calendar import is_workday
 from kxflow.workflow.models import Application
 from kxflow.workflow.states import State
 from kxflow.workflow.triggers import Trigger
@@ -83,23 +88,29 @@ def seed_demo() -> list[tuple[str, str, str]]:
     call = db.session.scalar(select(Call).order_by(Call.id).limit(1))
     if call is None:
         now = clock.now()
+        rows = "县（市）代码,考核年度,考核结果,得分\n" + "".join(
+            f"{c},2024,{r},{s}\n" for c, r, s in DEMO_ASSESSMENT_2024
+        )
+        import_round(users["ministry"], "2024年全国县（市）科技进步考核结果.csv", rows.encode("utf-8"))
         call = create_call(
             users["ministry"],
             {
                 "title": f"{now.year}年度国家科技进步示范县（市）申报",
                 "year": now.year,
-                "opens_at": now - timedelta(days=7),
+                "opens_at": now - timedelta(days=45),
                 "county_deadline": now + timedelta(days=30),
                 "province_deadline": now + timedelta(days=45),
                 "province_quota": 3,
-                "quota_overrides": {"330000": 5},
+                "quota_overrides": {"330000": 6},
                 "min_experts": 3,
                 "score_threshold": 70.0,
             },
         )
+        # 安吉县's half-filled draft: it declares its 2024 assessment as 2025, which the import corrects
         app = create_application(users["zj_county"], call.id)
         update_indicators(users["zj_county"], app.id, DEMO_INDICATORS)
         _applications_at_every_stage(call, users)
+        _closed_out_call(_Stages(users), users)
     db.session.flush()
     return [(u.username, u.role, u.display_name) for u in users.values()]
 
@@ -127,6 +138,8 @@ DEMO_ASSESSMENT_2024 = (
     ("510129", "通过", 76),
     ("330522", "先进", 90),
     ("510131", "未通过", 58),
+    ("330424", "通过", 79),
+    ("330482", "先进", 88),
     ("330421", "通过", 72),
     ("330122", "通过", 70),
 )
@@ -134,7 +147,9 @@ DEMO_DOCUMENTS = (
     ("self_assessment_report", "自评报告"),
     ("fiscal_st_spending_evidence", "财政科技支出证明"),
     ("leadership_group_document", "科技领导小组成立文件"),
+    ("platform_evidence", "科技平台证明材料"),
 )
+ASSESSED = {code: result for code, result, _ in DEMO_ASSESSMENT_2024}
 # a well-formed PDF (with its cross-reference table: uploads are parsed to look for scripts)
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n"
@@ -167,9 +182,12 @@ class _Stages:
         return found["county_staff"], found["county_leader"]
 
     def open(self, call: Call, code: str, name: str) -> tuple[Application, User, User]:
+        """A complete application, its assessment result declared as the national import has it."""
         clerk, leader = self.county_users(code, name)
         app = create_application(clerk, call.id)
         values = {**DEMO_INDICATORS, "high_tech_enterprises": 9, "tech_contract_turnover": 4200.0}
+        values["latest_assessment_result"] = ASSESSED.get(code, "未参加")
+        values["latest_assessment_year"] = 2024 if code in ASSESSED else None
         update_indicators(clerk, app.id, {**values, "people_trained": 12000, "info_service_12396_coverage": 88.0})
         for kind, title in DEMO_DOCUMENTS:
             add_attachment(clerk, app.id, kind, f"{name}{title}.pdf", io.BytesIO(MINIMAL_PDF))
@@ -185,18 +203,23 @@ class _Stages:
         self.fire(province, app, Trigger.PROVINCE_RECOMMEND)
 
     def panel(self, app: Application, scored: int = 3) -> None:
+        """The formal review passes on its own; the panel is then formed (the proposal) and scores."""
+        self.fire(self.ministry, app, Trigger.MINISTRY_ACCEPT, comment="材料齐全，形式审查通过。")
         rows = assign(self.ministry, app.id, auto=True)
-        self.fire(self.ministry, app, Trigger.MINISTRY_ACCEPT)
         items = definition_for(app.call.indicator_set_version).scored
         for n, row in enumerate(rows[:scored]):
             points = {i.key: round(i.weight * (0.92 - 0.04 * n), 1) for i in items}
             score(db.session.get(User, row.expert_id), row.id, points, "材料翔实，数据可信。")
 
     def inspect(self, app: Application, days: int, kind: str = "site", team: tuple[str, ...] = ("expert_bj",)):
+        """On the first working day at least ``days`` ahead."""
+        day = clock.now().astimezone(CHINA).date() + timedelta(days=days)
+        while not is_workday(day):
+            day += timedelta(days=1)
         return schedule(
             self.ministry,
             app.id,
-            scheduled_on=(clock.now() + timedelta(days=days)).date(),
+            scheduled_on=day,
             place=f"{app.county.name}科技局",
             team=[self.users[name].id for name in team],
             kind=kind,
@@ -212,11 +235,13 @@ class _Stages:
         )
 
     def to_publicity(self, app: Application, days: int) -> None:
+        """Through expert review and the inspection: the report is written on the inspection day."""
         self.panel(app)
         inspection = self.inspect(app, days)
         self.fire(self.ministry, app, Trigger.SCHEDULE_INSPECTION)
-        self.report(inspection, recommendation="pass")
-        self.fire(self.ministry, app, Trigger.PASS_INSPECTION)
+        with clock.at(datetime.combine(inspection.scheduled_on, time(16, 0), tzinfo=CHINA)):
+            self.report(inspection, recommendation="pass")
+            self.fire(self.ministry, app, Trigger.PASS_INSPECTION)
 
 
 _STEPS_TO = {State.COUNTY_REVIEW: 1, State.PROVINCE_REVIEW: 2, State.MINISTRY_REVIEW: 3}
@@ -228,6 +253,20 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
 
     stages = _Stages(users)
     for offset, (code, name, stage) in enumerate(DEMO_STAGES):
+        if stage == State.PUBLICITY:  # walked a month ago: the notice is over, one objection still open
+            with clock.at(clock.now() - timedelta(days=30)):
+                app, clerk, leader = stages.open(call, code, name)
+                stages.to_ministry(app, clerk, leader)
+                stages.to_publicity(app, 3)
+                with clock.at(app.publicity_ends_at - timedelta(days=2)):
+                    lodge(
+                        app.id,
+                        kind="person",
+                        text="该市2024年技术合同成交额统计口径与省统计年鉴不一致，请核实。",
+                        person_name="林某某",
+                        contact="13800000000",
+                    )
+            continue
         app, clerk, leader = stages.open(call, code, name)
         if stage == State.WITHDRAWN:
             stages.fire(clerk, app, Trigger.SUBMIT)
@@ -245,23 +284,58 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
             stages.to_ministry(app, clerk, leader)
             if stage == State.EXPERT_REVIEW:
                 stages.panel(app, scored=2)  # one expert still to score
-                stages.inspect(app, 14, team=("expert_zj", "expert_sc"))
+                stages.inspect(app, 14, team=("expert_zj", "expert_hb"))  # nobody from 四川 on a 四川 team
             elif stage == State.SITE_INSPECTION:
                 stages.panel(app)
-                stages.inspect(app, 10 + offset)
+                first = stages.inspect(app, 5 + offset)
                 stages.fire(users["ministry"], app, Trigger.SCHEDULE_INSPECTION)
-            elif stage == State.PUBLICITY:
-                stages.to_publicity(app, 3)
-                lodge(
-                    app.id,
-                    kind="person",
-                    text="该市2024年技术合同成交额统计口径与省统计年鉴不一致，请核实。",
-                    person_name="林某某",
-                    contact="13800000000",
-                )
+                stages.inspect(app, 12 + offset, team=("expert_bj", "expert_js"))  # moved: the first is called off
+                assert first.cancelled_at is not None
+    # an extension (延期) granted by the province to 德清县, whose leader has not signed yet
+    deqing = db.session.scalar(select(Application).where(Application.county_code == "330521"))
+    extend(
+        users["zj_province"],
+        deqing.id,
+        deqing.due_at + timedelta(days=14),
+        "县政府常务会议安排在截止日后，同意延期两周。",
+    )
     _designated_three_years_ago(stages, users)
-    rows = "县（市）代码,考核年度,考核结果,得分\n" + "".join(f"{c},2024,{r},{s}\n" for c, r, s in DEMO_ASSESSMENT_2024)
-    import_round(users["ministry"], "2024年全国县（市）科技进步考核结果.csv", rows.encode("utf-8"))
+
+
+def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:
+    """An earlier call whose county deadline has passed: 诸暨市's draft was never sent (逾期未提交); 嵊州市's
+    application, returned by the province after the deadline, is inside its grace period."""
+    now = clock.now()
+    start = now - timedelta(days=70)
+    with clock.at(start):
+        call = create_call(
+            users["ministry"],
+            {
+                "title": f"{start.year}年度国家科技进步示范县（市）补充申报",
+                "year": start.year,
+                "opens_at": start - timedelta(days=1),
+                "county_deadline": now - timedelta(days=10),
+                "province_deadline": now + timedelta(days=20),
+                "province_quota": 2,
+                "min_experts": 3,
+                "score_threshold": 70.0,
+            },
+        )
+        late, _, _ = stages.open(call, "330681", "诸暨市")
+        returned, clerk, leader = stages.open(call, "330683", "嵊州市")
+        stages.fire(clerk, returned, Trigger.SUBMIT)
+        stages.fire(leader, returned, Trigger.COUNTY_APPROVE)
+    with clock.at(now - timedelta(days=2)):
+        stages.fire(users["zj_province"], returned, Trigger.PROVINCE_RETURN, comment="请补充科技平台证明材料。")
+    for reminder_id in db.session.scalars(
+        select(Reminder.id).where(
+            Reminder.kind == "closeout",
+            Reminder.due_at <= now,
+            Reminder.sent_at.is_(None),
+            Reminder.cancelled_at.is_(None),
+        )
+    ):
+        send_one(reminder_id)  # the close-out that the scan would run: 诸暨市 is flagged 逾期未提交
 
 
 def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None:
@@ -286,7 +360,7 @@ def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None
         with clock.at(start + timedelta(hours=n)):
             app, clerk, leader = stages.open(call, code, name)
             stages.to_ministry(app, clerk, leader)
-            stages.to_publicity(app, 20 + n)
+            stages.to_publicity(app, 20 + 7 * n)  # a week apart: one inspector, never two counties a day
         with clock.at(app.publicity_ends_at + timedelta(hours=1)):
             stages.fire(ministry, app, Trigger.DESIGNATE, comment="经公示无异议，予以命名。")
         if fate == State.DESIGNATED:
@@ -294,7 +368,7 @@ def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None
         checked = now - timedelta(days=100 if fate == State.REVOKED else 40)
         with clock.at(checked):
             inspection = stages.inspect(app, 1, kind="recheck", team=("expert_js", "ministry"))
-        with clock.at(checked + timedelta(days=1, hours=8)):
+        with clock.at(datetime.combine(inspection.scheduled_on, time(16, 0), tzinfo=CHINA)):
             stages.report(inspection, result="unsatisfactory")
             deadline = clock.now() + timedelta(days=70) if fate == State.REVOKED else None
             stages.fire(

@@ -24,6 +24,7 @@ from kxflow import create_app
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.indicators.definition import packaged_sets
+from kxflow.workdays import calendar
 from tests.dbutil import app_role, ensure_app_role, migrate_and_load, recreate_pg_database
 
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
@@ -102,6 +103,7 @@ def reset_database(app, database) -> None:
 def _fresh_state(app, database):
     reset_database(app, database)
     clock.freeze(None)
+    calendar.forget()
     yield
     clock.freeze(None)
     with app.app_context():

@@ -25,8 +25,8 @@ def recheck(world, app_id, result, team=("expert_js",)):
 def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
     app_id = world.new_application()
     world.to_ministry(app_id)
+    world.walk(app_id, ("ministry_accept", "ministry"))  # formal review first; the panel is formed after
     panel = world.seat_panel(app_id)
-    world.walk(app_id, ("ministry_accept", "ministry"))
     for assignment, fraction in zip(panel, (0.9, 0.8, 0.85), strict=True):
         assert world.score(assignment["id"], world.name_of(assignment["expert_id"]), fraction).status_code == 200
     inspection_id = world.set_inspection(app_id, team=("expert_bj", "ministry"))
@@ -37,6 +37,7 @@ def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
 
     from tests.files import PDF
 
+    world.to_inspection_day(inspection_id)  # a report is recorded from the inspection day on
     r = world.api(
         "post",
         f"/api/v1/inspections/{inspection_id}/report",
@@ -80,6 +81,8 @@ def test_full_walk_draft_to_designated_to_revoked_through_the_api(world):
         "county_approve",
         "province_recommend",
         "ministry_accept",
+        *["panel_seat"] * 3,  # the panel, seat by seat, and each expert's scores are on the timeline
+        *["score"] * 3,
         "schedule_inspection",
         "pass_inspection",
         "designate",

@@ -81,4 +81,4 @@ def test_the_returned_version_is_kept(world, app):
 
         record = db.session.scalar(select(AuditRecord).where(AuditRecord.trigger == "province_return"))
         assert record.snapshot["indicators"]["st_commissioners"] == 40  # as the province saw it
-        assert len(record.snapshot["attachment_ids"]) == 3
+        assert len(record.snapshot["attachment_ids"]) == 4  # the three required files and the platforms' evidence

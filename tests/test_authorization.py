@@ -14,9 +14,21 @@ from kxflow.workflow.models import Attachment, AuditRecord
 from tests.files import PDF
 from tests.web_support import csrf_token
 
-# who sees 安吉县's application (county 330523, province 330000)
-SEES = {"zj_staff", "zj_leader", "zj_reviewer", "ministry"}
-BLIND = {"zj2_staff", "zj2_leader", "sc_reviewer", "sc_staff", "sc_leader", "admin", "expert", "district_staff"}
+# who sees 安吉县's draft (county 330523, province 330000): the county only — the province and the
+# ministry see an application once it has been sent to them (test_scope_above covers that)
+SEES = {"zj_staff", "zj_leader"}
+BLIND = {
+    "zj_reviewer",
+    "ministry",
+    "zj2_staff",
+    "zj2_leader",
+    "sc_reviewer",
+    "sc_staff",
+    "sc_leader",
+    "admin",
+    "expert",
+    "district_staff",
+}
 EVERYONE = sorted(SEES | BLIND)
 
 
@@ -80,8 +92,8 @@ def test_firing_out_of_scope_is_404_whatever_the_trigger(target, user, trigger):
         assert r.status_code == (200 if user == "zj_staff" else 403)
     else:
         # in scope, state draft: a role that may never fire it → 403; the right role → 409 (wrong state)
-        right_role = {"county_approve": "zj_leader", "province_recommend": "zj_reviewer", "ministry_accept": "ministry"}
-        assert r.status_code == (409 if right_role[trigger] == user else 403)
+        right_role = {"county_approve": "zj_leader"}
+        assert r.status_code == (409 if right_role.get(trigger) == user else 403)
     if not (user == "zj_staff" and trigger == "submit"):
         assert world.db_count(AuditRecord) == 0
 
@@ -89,6 +101,7 @@ def test_firing_out_of_scope_is_404_whatever_the_trigger(target, user, trigger):
 @pytest.mark.parametrize("user", EVERYONE)
 def test_listing_shows_only_the_scope(world, user):
     anji = world.new_application("zj_staff")
+    world.to_ministry(anji)  # sent up: the province and the ministry see it
     deqing = world.new_application("zj2_staff", complete=False)
     dayi = world.new_application("sc_staff", complete=False)
     r = world.api("get", "/api/v1/applications", user)
@@ -99,22 +112,25 @@ def test_listing_shows_only_the_scope(world, user):
         "zj_leader": {anji},
         "zj2_staff": {deqing},
         "zj2_leader": {deqing},
-        "zj_reviewer": {anji, deqing},
-        "sc_reviewer": {dayi},
+        "zj_reviewer": {anji},  # not 德清's draft: never sent
+        "sc_reviewer": set(),
         "sc_staff": {dayi},
         "sc_leader": {dayi},
-        "ministry": {anji, deqing, dayi},
+        "ministry": {anji},
     }.get(user, set())
     assert ids == expected and r.json["total"] == len(expected)
 
 
 def test_list_filters_and_pages(world):
     anji = world.new_application("zj_staff")
-    deqing = world.new_application("zj2_staff", complete=False)
-    world.new_application("sc_staff", complete=False)
-    world.fire(anji, "submit", "zj_staff")
+    deqing = world.new_application("zj2_staff")
+    dayi = world.new_application("sc_staff")
+    for app_id, county in ((anji, "zj"), (deqing, "zj2"), (dayi, "sc")):
+        world.walk(app_id, ("submit", f"{county}_staff"), ("county_approve", f"{county}_leader"))
+        world.walk(app_id, ("province_recommend", "sc_reviewer" if county == "sc" else "zj_reviewer"))
+    world.fire(anji, "ministry_return", "ministry", comment="推荐函缺盖章")
     get = lambda q: world.api("get", f"/api/v1/applications?{q}", "ministry").json  # noqa: E731
-    assert [i["id"] for i in get("state=county_review")["items"]] == [anji]
+    assert [i["id"] for i in get("state=province_review")["items"]] == [anji]  # returned, still seen
     assert {i["id"] for i in get("province=330000")["items"]} == {anji, deqing}
     assert [i["id"] for i in get("county=330521")["items"]] == [deqing]
     page = get("per_page=2&page=2")
@@ -179,6 +195,7 @@ def stage(world):
     world.score_panel(app_id)
     inspection = world.set_inspection(app_id)
     world.walk(app_id, ("schedule_inspection", "ministry"))
+    world.to_inspection_day(inspection)
     r = world.api(
         "post",
         f"/api/v1/inspections/{inspection}/report",

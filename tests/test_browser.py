@@ -11,7 +11,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
-from tests.factories import FULL_INDICATORS, PASSWORD, REQUIRED_KINDS
+from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, PASSWORD
 from tests.files import PDF
 
 
@@ -59,7 +59,7 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     expect(clerk.locator("#score")).to_have_text("90.1")  # computed while typing
     clerk.get_by_role("button", name="保存").click()
     expect(clerk.get_by_text("已保存。")).to_be_visible()
-    for kind in REQUIRED_KINDS:
+    for kind in EVIDENCE_KINDS:  # the required files, and the evidence of the platforms it reports
         path = tmp_path / f"{kind}.pdf"
         path.write_bytes(PDF)
         row = clerk.locator(f"form:has(input[name=kind][value={kind}])")
@@ -118,15 +118,16 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     login(ministry, "ministry")
     open_from_tasks(ministry)
     assert buttons(ministry) == ["形式审查通过", "部级退回", "形式审查不通过"]
-    act(ministry, "形式审查通过")  # refused: no panel yet, and the page says why
-    expect(ministry.locator(".flash.error")).to_contain_text("至少须指派 3 名专家（现有 0 名）")
+    expect(ministry.locator("#auto-panel")).to_have_count(0)  # the panel comes after the formal review
+    act(ministry, "形式审查通过")  # passes on its own
+    expect(ministry.locator("#state-label")).to_have_text("专家评审")
     ministry.locator("#auto-panel").click()
     expect(ministry.locator("#panel tbody tr")).to_have_count(3)
-    act(ministry, "形式审查通过")
-    expect(ministry.locator("#state-label")).to_have_text("专家评审")
     timeline = ministry.locator("#timeline li")
-    # submit, approve, return, submit, approve, recommend, accept (the return without reason never left the page)
-    expect(timeline).to_have_count(7)
+    # submit, approve, return, submit, approve, recommend, accept (the return without reason never left the
+    # page), then the three seats of the panel
+    expect(timeline).to_have_count(10)
+    expect(timeline.nth(7)).to_contain_text("专家入组")
     expect(timeline.nth(6)).to_contain_text("形式审查通过 — 部级形式审查 → 专家评审")
     expect(timeline.nth(5)).to_contain_text("同意推荐")
     # the step bar says where it stands: five stages done, expert review now

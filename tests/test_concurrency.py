@@ -76,6 +76,7 @@ def test_one_seat_for_an_expert_however_many_assign_them_at_once(world):
 
     app_id = world.new_application()
     world.to_ministry(app_id)
+    world.walk(app_id, ("ministry_accept", "ministry"))  # the panel is formed in expert review
     body = {"expert_ids": [world.ids["expert_bj"]]}
     results = post_at_once(world, f"/api/v1/applications/{app_id}/panel", "ministry", [body] * 6)
     codes = sorted(code for code, _ in results)

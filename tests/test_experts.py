@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from kxflow.experts.models import Assignment, ExpertConflict
 from kxflow.notifications.models import Notification
+from kxflow.workdays.calendar import add_workdays, subtract_workdays
 
 
 def panel(world, app_id):
@@ -17,6 +18,7 @@ def panel(world, app_id):
 def test_experts_from_the_province_or_with_a_declared_conflict_are_refused(world):
     app_id = world.new_application()  # 安吉县, 浙江
     world.to_ministry(app_id)
+    world.walk(app_id, ("ministry_accept", "ministry"))  # formal review passed: the panel is formed now
     r = world.api(
         "put",
         f"/api/v1/experts/{world.ids['expert_js']}/profile",
@@ -44,20 +46,21 @@ def test_experts_from_the_province_or_with_a_declared_conflict_are_refused(world
         world.api("post", f"/api/v1/applications/{app_id}/panel", "zj_reviewer", json={"auto": True}).status_code == 403
     )
     draft = world.new_application("zj2_staff")
-    assert world.api("post", f"/api/v1/applications/{draft}/panel", "ministry", json={"auto": True}).status_code == 409
+    # a draft has no panel; the ministry does not even see it until it is sent
+    assert world.api("post", f"/api/v1/applications/{draft}/panel", "ministry", json={"auto": True}).status_code == 404
     # the proposal leaves them out as well: only two eligible experts remain for 安吉县
     proposal = world.api("get", f"/api/v1/applications/{app_id}/panel/proposal", "ministry").json
     assert sorted(e["username"] for e in proposal) == ["expert_bj", "expert_sc"]
     world.api("post", f"/api/v1/applications/{app_id}/panel", "ministry", json={"auto": True})
-    r = world.fire(app_id, "ministry_accept", "ministry")
-    assert r.status_code == 422 and r.json["reasons"] == ["至少须指派 3 名专家（现有 2 名）。"]
+    r = world.fire(app_id, "expert_reject", "ministry", comment="x")  # two experts: the review cannot close
+    assert r.status_code == 422 and r.json["reasons"] == ["专家组现有 2 名专家，至少需要 3 名。"]
 
 
 def test_the_automatic_panel_balances_load_across_experts(world):
     apps = []
     for staff in ("zj_staff", "zj2_staff", "sc_staff"):
         app_id = world.new_application(staff)
-        world.db_state(app_id, "ministry_review")
+        world.db_state(app_id, "expert_review")
         apps.append(app_id)
     for app_id in apps[:2]:  # two 浙江 counties: four eligible experts share six seats
         assert len(world.seat_panel(app_id)) == 3
@@ -239,13 +242,16 @@ def test_experts_who_have_not_scored_are_reminded_before_the_due_date(world, app
     seated = world.to_expert_review(app_id)
     world.score(seated[0]["id"], world.name_of(seated[0]["expert_id"]))
     accepted = world.db_application(app_id).state_changed_at
-    due = accepted + timedelta(days=14)  # the call's default review period
+    due = world.db_application(app_id).due_at  # the call's default review period: 14 working days
+    with app.app_context():
+        assert due == add_workdays(accepted, 14)
+        three_before = subtract_workdays(due, 3)
 
     def reminded():
         rows = world.db_count(Notification, Notification.event == "expert_due")
         return rows
 
-    for moment in (due - timedelta(days=3, minutes=1), due - timedelta(days=3) + timedelta(minutes=1)):
+    for moment in (three_before - timedelta(minutes=1), three_before + timedelta(minutes=1)):
         world.travel(moment)
         with app.app_context():
             scan_due()

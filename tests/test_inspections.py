@@ -14,16 +14,18 @@ from kxflow.core.fields import CHINA
 from kxflow.inspections.models import Inspection, InspectionMember
 from kxflow.notifications.models import Notification
 from kxflow.reminders.operations import scan_due
+from kxflow.workdays.calendar import is_workday, subtract_workdays
 from kxflow.workflow.models import Application
 from tests.factories import PASSWORD, bulk_ready_applications
 from tests.test_reminders import received
 
 
 def add_experts(world, *names):
+    """Experts from 北京: no conflict with the counties of 浙江 or 四川 these tests inspect."""
     with world.app.app_context():
         for name in names:
             world.ids[name] = create_user(
-                username=name, password=PASSWORD, role="expert", province_code="510000", email=f"{name}@example.gov.cn"
+                username=name, password=PASSWORD, role="expert", province_code="110000", email=f"{name}@example.gov.cn"
             ).id
         db.session.commit()
 
@@ -36,6 +38,15 @@ def at_nine(day):
     return datetime.combine(day, time(9, 1), tzinfo=CHINA)
 
 
+def working_stretch(app, after_days: int, length: int = 3):
+    """The first day at least ``after_days`` ahead that begins ``length`` working days in a row."""
+    with app.app_context():
+        day = today() + timedelta(days=after_days)
+        while not all(is_workday(day + timedelta(days=k)) for k in range(length)):
+            day += timedelta(days=1)
+        return day
+
+
 def scan(app):
     with app.app_context():
         scan_due()
@@ -46,7 +57,7 @@ def test_setting_an_inspection_tells_county_and_team_and_reminds_them(world, app
     add_experts(world, "insp_a", "insp_b")
     app_id = world.new_application()
     world.db_state(app_id, "expert_review")
-    day = today() + timedelta(days=20)
+    day = working_stretch(app, 20)
     body = {
         "scheduled_on": day.isoformat(),
         "place": "安吉县科技局会议室",
@@ -65,8 +76,9 @@ def test_setting_an_inspection_tells_county_and_team_and_reminds_them(world, app
     kinds = {x["kind"] for x in world.api("get", "/api/v1/reminders/upcoming", "insp_a").json}
     assert kinds == {"inspection_soon"}
 
-    for days in (7, 1):
-        world.travel(at_nine(day - timedelta(days=days)))
+    for days in (7, 1):  # working days before: never on a rest day
+        with app.app_context():
+            world.travel(subtract_workdays(at_nine(day), days))
         scan(app)
         scan(app)
     soon = received(app, "inspection_soon")
@@ -92,7 +104,7 @@ def test_an_inspection_is_refused_with_every_reason(world, app):
     second = world.new_application("sc_staff")
     world.db_state(first, "expert_review")
     world.db_state(second, "expert_review")
-    day = today() + timedelta(days=5)
+    day = working_stretch(app, 5, 1)
     ok = {"scheduled_on": day.isoformat(), "place": "现场", "team": [world.ids["insp_a"]]}
     assert world.api("post", f"/api/v1/applications/{first}/inspections", "ministry", json=ok).status_code == 201
     r = world.api("post", f"/api/v1/applications/{second}/inspections", "ministry", json=ok)
@@ -155,11 +167,11 @@ def test_schedule_page_and_delivery_log(world, app, smtp_sink, monkeypatch):
     app_id = world.new_application()
     world.fire(app_id, "submit", "zj_staff")
     world.db_state(app_id, "expert_review")
-    day = today() + timedelta(days=12)
+    day = working_stretch(app, 12, 1)
     body = {"scheduled_on": day.isoformat(), "place": "安吉县", "team": [world.ids["insp_a"]]}
     assert world.api("post", f"/api/v1/applications/{app_id}/inspections", "ministry", json=body).status_code == 201
     page = Browser(app, "insp_a").text("/schedule")
-    assert "安吉县" in page and "实地考察" in page and "即将考察" in page and "提前 7 天" in page
+    assert "安吉县" in page and "实地考察" in page and "即将考察" in page and "提前 7 个工作日" in page
     assert "县级截止时间" in Browser(app, "zj_leader").text("/schedule")
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)

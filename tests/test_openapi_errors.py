@@ -41,7 +41,9 @@ def test_every_kind_of_error_answer_matches_the_documented_envelope(world, app):
         403: world.api("get", "/api/v1/experts", "zj_staff"),
         404: world.api("get", "/api/v1/applications/999999", "ministry"),
         405: world.api("delete", "/api/v1/calls", "ministry"),
-        "409 state": world.fire(app_id, "designate", "ministry", comment="x"),
+        "409 state": world.fire(
+            app_id, "county_approve", "zj_leader", comment="x"
+        ),  # a draft: the ministry would not see it
         "409 exists": world.api("post", "/api/v1/applications", "zj_staff", json={"call_id": world.call_id}),
         "422 fields": world.api("post", "/api/v1/applications", "zj_staff", json={"call_id": "x"}),
         "422 reasons": world.fire(other, "submit", "zj2_staff"),
@@ -59,5 +61,5 @@ def test_every_kind_of_error_answer_matches_the_documented_envelope(world, app):
         assert body["status"] == response.status_code and isinstance(body["error"], str) and body["error"]
         assert _conforms(body, envelope, spec) == [], (label, body)
     conflict = answers["409 state"].json
-    assert conflict["state"] == "draft" and "designate" not in conflict["allowed_triggers"]
+    assert conflict["state"] == "draft" and "county_approve" not in conflict["allowed_triggers"]
     assert answers["422 rows"].json["rows"][0]["field"] == "county_code"

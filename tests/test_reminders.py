@@ -13,6 +13,7 @@ from kxflow.core.db import db
 from kxflow.notifications.models import Notification
 from kxflow.reminders.models import Reminder
 from kxflow.reminders.operations import scan_due
+from kxflow.workdays.calendar import add_workdays
 from tests.factories import build_world
 from tests.web_support import Browser
 
@@ -62,7 +63,7 @@ def test_county_deadline_reminders_at_7_3_1_days_go_to_exactly_the_holders(world
         ("zj2_leader", 1),
     ]
     messages = [n["message"] for n in world.api("get", "/api/v1/notifications", "zj_staff").json["items"]]
-    assert any("安吉县：距截止时间还有 1 天" in m for m in messages), messages
+    assert any("安吉县：距截止时间还有 1 个工作日" in m for m in messages), messages
     assert drafting
 
 
@@ -90,17 +91,24 @@ def test_finishing_the_work_cancels_the_pending_reminders(world, app):
 
 
 def test_waiting_too_long_reminds_the_holder_then_tells_the_level_above(app, client):
-    world = build_world(app, client)  # county level limit 10 days, grace 5
+    world = build_world(app, client)  # county level limit 10 working days, grace 5 working days
     app_id = world.new_application()
     world.fire(app_id, "submit", "zj_staff")
-    start = clock.now()
-    world.travel(start + timedelta(days=10, minutes=1))
+    start = world.db_application(app_id).state_changed_at
+    limit = world.db_application(app_id).time_limit_at  # stored on the row: 10 working days on
+    with app.app_context():
+        assert limit == add_workdays(start, 10) and limit - start > timedelta(days=10)  # weekends do not count
+        escalation_at = add_workdays(limit, 5)
+    world.travel(limit - timedelta(minutes=1))
+    scan(app)
+    assert received(app, "sla") == []
+    world.travel(limit + timedelta(minutes=1))
     scan(app)
     assert received(app, "sla") == [("zj_leader", 10)]
     assert received(app, "escalation") == []
     page = Browser(app, "zj_leader").text("/tasks")
     assert "超过办理时限" in page or "waiting past" in page
-    world.travel(start + timedelta(days=15, minutes=1))
+    world.travel(escalation_at + timedelta(minutes=1))
     scan(app)
     assert received(app, "escalation") == [("zj_reviewer", 10)]  # the province, not another province
     message = world.api("get", "/api/v1/notifications", "zj_reviewer").json["items"][0]["message"]
@@ -110,11 +118,11 @@ def test_waiting_too_long_reminds_the_holder_then_tells_the_level_above(app, cli
 def test_no_escalation_once_the_leader_acted(world, app):
     app_id = world.new_application()
     world.fire(app_id, "submit", "zj_staff")
-    start = clock.now()
-    world.travel(start + timedelta(days=11))
+    limit = world.db_application(app_id).time_limit_at
+    world.travel(limit + timedelta(hours=1))
     scan(app)
     world.fire(app_id, "county_approve", "zj_leader")
-    world.travel(start + timedelta(days=16))
+    world.travel(limit + timedelta(days=10))  # past the county's grace, inside the province's own limit
     scan(app)
     assert received(app, "escalation") == []
 
@@ -148,10 +156,12 @@ def test_press_for_action(world, app):
 
 
 def test_press_from_the_page(world, app):
+    # the province does not open what the county has not sent it: it presses from its follow-up list
     app_id = world.new_application()
     world.fire(app_id, "submit", "zj_staff")
     b = Browser(app, "zj_reviewer")
-    assert "催办" in b.text(f"/applications/{app_id}")
-    r = b.post_form(f"/applications/{app_id}/press", {}, page=f"/applications/{app_id}", follow_redirects=True)
+    assert b.get(f"/applications/{app_id}").status_code == 404
+    assert "催办" in b.text("/tasks")
+    r = b.post_form(f"/applications/{app_id}/press", {"next": "tasks"}, page="/tasks", follow_redirects=True)
     assert "已提醒当前办理人。" in r.data.decode()
     assert "催办" in Browser(app, "zj_staff").text(f"/applications/{app_id}")  # in the timeline

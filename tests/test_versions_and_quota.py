@@ -23,9 +23,9 @@ def test_the_version_as_submitted_survives_later_edits(world, app):
         assert [v.indicators["st_commissioners"] for v in versions] == [40, 55]
         assert [v.revision_round for v in versions] == [0, 1]
         assert as_submitted(reviewer, app_id) == versions[-1]
-        assert len(versions[0].attachment_ids) == 3
+        assert len(versions[0].attachment_ids) == 4  # the required three and the platforms' evidence
         draft = world.new_application("zj2_staff")
-        assert as_submitted(db.session.get(User, world.ids["ministry"]), draft) is None
+        assert as_submitted(db.session.get(User, world.ids["zj2_leader"]), draft) is None  # never submitted
 
 
 def test_quota_use_counts_the_places_taken(world, app):

@@ -38,11 +38,10 @@ def test_county_to_ministry_walk(world):
     r = world.fire(app_id, "ministry_return", "ministry", comment="推荐函缺省厅盖章")
     assert r.json["state"] == "province_review"
     world.walk(app_id, ("province_recommend", "zj_reviewer"))
-    r = world.fire(app_id, "ministry_accept", "ministry")
-    assert r.status_code == 422 and r.json["reasons"] == ["至少须指派 3 名专家（现有 0 名）。"]
-    world.seat_panel(app_id)
+    # the formal review passes on its own: the panel is formed in expert review, after it
     r = world.fire(app_id, "ministry_accept", "ministry")
     assert r.status_code == 200 and r.json["state"] == "expert_review"
+    assert len(world.seat_panel(app_id)) == 3
 
     history = world.api("get", f"/api/v1/applications/{app_id}/history", "zj_staff").json
     assert [h["trigger"] for h in history] == [
@@ -57,6 +56,9 @@ def test_county_to_ministry_walk(world):
         "ministry_return",
         "province_recommend",
         "ministry_accept",
+        "panel_seat",  # each seat is on the timeline now
+        "panel_seat",
+        "panel_seat",
     ]
     assert history[1] | {"at": None} == {
         "trigger": "county_return",
@@ -68,7 +70,8 @@ def test_county_to_ministry_walk(world):
         "revision_round": 0,
         "at": None,
     }
-    assert history[-1]["from_state"] == "ministry_review" and history[-1]["to_state"] == "expert_review"
+    accepted = history[-4]  # then the three seats of the panel, each on the timeline
+    assert accepted["from_state"] == "ministry_review" and accepted["to_state"] == "expert_review"
     # the county staff is informed of the outcome
     messages = [n["message"] for n in world.api("get", "/api/v1/notifications", "zj_staff").json["items"]]
     assert any("专家评审" in m for m in messages)

@@ -70,17 +70,28 @@ def test_inbox_lists_my_work_most_urgent_first_with_overdue_marked(app, client):
 
 def test_list_filters_search_sort_and_pages(app, client):
     world = build_world(app, client)
-    ids = {u: world.new_application(u, complete=u == "zj_staff") for u in ("zj_staff", "zj2_staff", "sc_staff")}
-    world.fire(ids["zj_staff"], "submit", "zj_staff")
+    ids = {u: world.new_application(u) for u in ("zj_staff", "zj2_staff", "sc_staff")}
+    world.api(
+        "patch", f"/api/v1/applications/{ids['zj2_staff']}", "zj2_staff", json={"indicators": {"st_commissioners": 0}}
+    )
+    for user, county, reviewer in (
+        ("zj_staff", "zj", "zj_reviewer"),
+        ("zj2_staff", "zj2", "zj_reviewer"),
+        ("sc_staff", "sc", "sc_reviewer"),
+    ):
+        world.walk(
+            ids[user], ("submit", user), ("county_approve", f"{county}_leader"), ("province_recommend", reviewer)
+        )
+    world.fire(ids["zj_staff"], "ministry_return", "ministry", comment="推荐函缺盖章")
     b = Browser(app, "ministry")
     assert "共 3 项申报" in b.text("/applications")
-    assert "共 1 项申报" in b.text("/applications?state=county_review")
+    assert "共 1 项申报" in b.text("/applications?state=province_review")  # returned: the ministry still sees it
     page = b.text("/applications?q=德清")
     assert "德清县" in page and "安吉县" not in page
     page = b.text("/applications?province=510000")
     assert "大邑县" in page and "安吉县" not in page
     by_score = b.text("/applications?sort=score")
-    assert by_score.index("安吉县") < by_score.index("德清县")  # 90.1 before 0
+    assert by_score.index("安吉县") < by_score.index("德清县")  # 德清 reported no S&T commissioners
     assert "第 1 页" not in b.text("/applications")  # one page: no pager
     assert Browser(app, "zj_reviewer").text("/applications").count('href="/applications/') == 2
 

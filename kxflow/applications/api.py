@@ -8,12 +8,13 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.applications import attachments, operations, queries
+from kxflow.applications import attachments, deadlines, operations, queries
 from kxflow.core import limits
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.reminders import operations as reminders
+from kxflow.workdays.calendar import provisional
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application
 from kxflow.workflow.states import STATE_NAMES, state_label
@@ -44,6 +45,12 @@ class ApplicationOut(Schema):
     designated_at = ChinaDateTime(allow_none=True)
     rectification_due = ChinaDateTime(allow_none=True)
     revoked_at = ChinaDateTime(allow_none=True)
+    due_at = ChinaDateTime(allow_none=True, metadata={"description": "when the present stage is due"})
+    due_provisional = fields.Function(
+        lambda a: provisional(a.due_at), metadata={"description": "computed before the year's holidays were announced"}
+    )
+    time_limit_at = ChinaDateTime(allow_none=True, metadata={"description": "the level's working-day time limit"})
+    overdue_since = ChinaDateTime(allow_none=True, metadata={"description": "逾期未提交: not sent by its due date"})
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -178,6 +185,69 @@ def transition(body, application_id: int):
             deadline=body.get("deadline"),
         )
     return app
+
+
+class ExtendIn(Schema):
+    due_at = ChinaDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(max=500))
+
+
+class ReopenIn(Schema):
+    call_id = Int(required=True)
+    county = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    province = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    due_at = ChinaDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(max=500))
+
+
+class DueOut(Schema):
+    id = Int()
+    state = fields.String()
+    due_at = ChinaDateTime(allow_none=True)
+    overdue_since = ChinaDateTime(allow_none=True)
+
+
+class FollowUpOut(Schema):
+    call_id = Int()
+    county_code = fields.String()
+    county_name = fields.String()
+    unsent = Int()
+    flagged = Int()
+    earliest_due = ChinaDateTime(allow_none=True)
+
+
+@blp.route("/<int:application_id>/extensions", methods=["POST"])
+@blp.arguments(ExtendIn)
+@blp.response(201, DueOut)
+def extend(body, application_id: int):
+    """延期: a new due date for the present stage, granted by the level above with a reason (audited)."""
+    with transaction():
+        app = deadlines.extend(api_user(), application_id, body["due_at"], body["reason"])
+    return app
+
+
+@blp.route("/reopen", methods=["POST"])
+@blp.arguments(ReopenIn)
+@blp.response(200, DueOut(many=True))
+def reopen(body):
+    """Ministry staff reopen the drafts flagged 逾期未提交 of one county or province in a call, with a new date."""
+    with transaction():
+        apps = deadlines.reopen(
+            api_user(),
+            body["call_id"],
+            new_due=body["due_at"],
+            reason=body["reason"],
+            county=body.get("county"),
+            province=body.get("province"),
+        )
+    return apps
+
+
+@blp.route("/follow-up", methods=["GET"])
+@blp.response(200, FollowUpOut(many=True))
+def follow_up():
+    """Unsent applications below my level, counted per county (no content): province reviewers and ministry."""
+    return queries.follow_up(api_user())
 
 
 class PressIn(Schema):

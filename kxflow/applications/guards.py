@@ -9,12 +9,14 @@ from __future__ import annotations
 from flask_babel import get_locale, gettext
 from sqlalchemy import func, select
 
+from kxflow.applications.operations import eligibility_refusal
 from kxflow.calls.operations import quota_use
 from kxflow.core.db import db, is_postgres
 from kxflow.core.formats import fmt_dt
 from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 from kxflow.workflow.guards import GuardContext, guard
+from kxflow.workflow.models import Application
 
 
 @guard("comment_given")
@@ -26,11 +28,15 @@ def comment_given(ctx: GuardContext) -> list[str]:
 
 @guard("call_open")
 def call_open(ctx: GuardContext) -> list[str]:
-    call = ctx.application.call
+    """Open from the call's opening until the county deadline, or this application's own later date (an
+    extension, a reopening, the grace period after a return)."""
+    app = ctx.application
+    call = app.call
     if ctx.now < call.opens_at:
         return [gettext("The call opens on %(date)s.", date=fmt_dt(call.opens_at))]
-    if ctx.now > call.county_deadline:
-        return [gettext("The county deadline (%(date)s) has passed.", date=fmt_dt(call.county_deadline))]
+    deadline = max(call.county_deadline, app.due_at or call.county_deadline)
+    if ctx.now > deadline:
+        return [gettext("The county deadline (%(date)s) has passed.", date=fmt_dt(deadline))]
     return []
 
 
@@ -63,10 +69,67 @@ def attachments_present(ctx: GuardContext) -> list[str]:
 
 @guard("before_province_deadline")
 def before_province_deadline(ctx: GuardContext) -> list[str]:
-    deadline = ctx.application.call.province_deadline
+    app = ctx.application
+    deadline = max(app.call.province_deadline, app.due_at or app.call.province_deadline)
     if ctx.now > deadline:
         return [gettext("The province deadline (%(date)s) has passed.", date=fmt_dt(deadline))]
     return []
+
+
+@guard("county_eligible")
+def county_eligible(ctx: GuardContext) -> list[str]:
+    app = ctx.application
+    refusal = eligibility_refusal(app.county, app.call, ctx.now)
+    return [refusal] if refusal else []
+
+
+def _labels(app: Application) -> dict[str, str]:
+    definition = definition_for(app.call.indicator_set_version)
+    locale = str(get_locale() or "zh")
+    return {i.key: i.label(locale) for i in (*definition.inputs, *definition.computed)}
+
+
+@guard("no_veto_in_figures")
+def no_veto_in_figures(ctx: GuardContext) -> list[str]:
+    """一票否决: a veto item the figures fail stops the application at submission, whatever its score."""
+    app = ctx.application
+    if not app.veto_failures:
+        return []
+    labels = _labels(app)
+    return [
+        gettext("Veto item failed (一票否决): %(label)s. The application cannot be submitted.", label=labels.get(k, k))
+        for k in app.veto_failures
+    ]
+
+
+def claims(item, value) -> bool:
+    """Does the value claim something that needs evidence (a count above zero, a yes, a figure)?"""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
+
+
+@guard("evidence_present")
+def evidence_present(ctx: GuardContext) -> list[str]:
+    """An indicator naming an evidence kind needs a file of that kind once the value claims something."""
+    app = ctx.application
+    definition = definition_for(app.call.indicator_set_version)
+    have = {kind for _, kind in ctx.attachments}
+    locale = str(get_locale() or "zh")
+    missing: dict[str, list[str]] = {}
+    for item in definition.inputs:
+        kind = item.evidence_kind
+        if kind and kind not in have and claims(item, (app.indicators or {}).get(item.key)):
+            missing.setdefault(kind, []).append(item.label(locale))
+    return [
+        gettext(
+            "Evidence missing: %(kind)s, for %(items)s.",
+            kind=definition.kinds[kind].label(locale),
+            items="、".join(items),
+        )
+        for kind, items in missing.items()
+        if kind not in definition.required_attachments  # a required kind is named once, by attachments_present
+    ]
 
 
 @guard("province_quota")

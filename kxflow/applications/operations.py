@@ -5,12 +5,13 @@ Operations flush and never commit; the request (or task) that calls one commits 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -18,16 +19,18 @@ from kxflow.calls.models import Call
 from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
+from kxflow.core.fields import CHINA
+from kxflow.core.formats import fmt_date
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_transition
 from kxflow.regions.models import County
-from kxflow.reminders.operations import plan_for_stage
+from kxflow.reminders.operations import plan_for_stage, set_stage_dates
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.guards import GuardContext
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
-from kxflow.workflow.states import NOT_LIVE, State
+from kxflow.workflow.states import HOLDS_TITLE, NOT_LIVE, State
 from kxflow.workflow.triggers import HOLDER_ROLE, MACHINE, TRIGGERS_BY_NAME, Trigger, can_fire_from, triggers_for
 
 
@@ -48,9 +51,50 @@ def _admits(call: Call, county: County) -> bool:
     return county.division_type in call.division_types
 
 
-def calls_open_to(user: User) -> list[Call]:
-    """The calls this user could open an application in now: open, admitting the county's division type,
-    and without a live application of the county already."""
+def _add_years(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def eligibility_refusal(county: County, call: Call, now: datetime) -> str | None:
+    """Why this county may not apply in this call, or None: a county holding the title may not apply while it
+    does; one whose title was revoked waits the call's number of years."""
+    holder = db.session.scalar(
+        select(Application)
+        .where(Application.county_code == county.code, Application.state.in_(HOLDS_TITLE))
+        .order_by(Application.designated_at.desc())
+        .limit(1)
+    )
+    if holder is not None:
+        return gettext(
+            "%(county)s holds the title of national S&T progress demonstration county (designated %(date)s) and "
+            "may not apply again while it does.",
+            county=county.name,
+            date=fmt_date(holder.designated_at.astimezone(CHINA).date()),
+        )
+    revoked = db.session.scalar(
+        select(func.max(Application.revoked_at)).where(
+            Application.county_code == county.code, Application.state == State.REVOKED
+        )
+    )
+    if revoked is not None and call.revoked_wait_years:
+        again = _add_years(revoked, call.revoked_wait_years)
+        if again > now:
+            return gettext(
+                "%(county)s's title was revoked on %(date)s; it may apply again from %(again)s (%(n)s years).",
+                county=county.name,
+                date=fmt_date(revoked.astimezone(CHINA).date()),
+                again=fmt_date(again.astimezone(CHINA).date()),
+                n=call.revoked_wait_years,
+            )
+    return None
+
+
+def call_offers(user: User) -> list[tuple[Call, str | None]]:
+    """The calls open now that admit the user's county's division type and hold no live application of the
+    county yet, each with the reason the county may not apply (None: it may)."""
     county = user.county
     if user.role != Role.COUNTY_STAFF or county is None or county.valid_to is not None:
         return []
@@ -59,7 +103,12 @@ def calls_open_to(user: User) -> list[Call]:
     calls = db.session.scalars(
         select(Call).where(Call.opens_at <= now, Call.county_deadline >= now, Call.id.not_in(taken)).order_by(Call.id)
     )
-    return [call for call in calls if _admits(call, county)]
+    return [(call, eligibility_refusal(county, call, now)) for call in calls if _admits(call, county)]
+
+
+def calls_open_to(user: User) -> list[Call]:
+    """The calls this user could open an application in now (eligible, open, admitting the county)."""
+    return [call for call, refusal in call_offers(user) if refusal is None]
 
 
 def create_application(user: User, call_id: int) -> Application:
@@ -81,6 +130,9 @@ def create_application(user: User, call_id: int) -> Application:
         )
     if not call.is_open(clock.now()):
         raise Invalid(fields={"call_id": [gettext("This call is not open for applications.")]})
+    refusal = eligibility_refusal(county, call, clock.now())
+    if refusal:
+        raise Invalid(fields={"call_id": [refusal]})
     existing = db.session.scalar(
         select(Application.id).where(
             Application.call_id == call.id, Application.county_code == county.code, Application.state != NOT_LIVE
@@ -100,11 +152,37 @@ def create_application(user: User, call_id: int) -> Application:
         updated_at=now,
         state_changed_at=now,
     )
-    _store_evaluation(app, evaluate(definition_for(call.indicator_set_version), {}))
+    _store_evaluation(app, evaluate(definition_for(call.indicator_set_version), scoring_values(app, {})))
+    set_stage_dates(app, now)
     db.session.add(app)
     db.session.flush()
     plan_for_stage(app, "new")
     return app
+
+
+# facts other features know better than the county's own figures (the imported assessment result):
+# each gives values that replace the declared ones when the application is scored
+ValueOverride = Callable[[Application], dict[str, Any]]
+VALUE_OVERRIDES: list[ValueOverride] = []
+
+
+def value_override(fn: ValueOverride) -> ValueOverride:
+    VALUE_OVERRIDES.append(fn)
+    return fn
+
+
+def scoring_values(app: Application, values: dict[str, Any]) -> dict[str, Any]:
+    """The values an application is scored on: its own, with what other features know better in their place."""
+    merged = dict(values)
+    for override in VALUE_OVERRIDES:
+        merged.update(override(app))
+    return merged
+
+
+def reevaluate(app: Application) -> None:
+    """Scores the application again (after an imported fact changed), writing nothing else."""
+    definition = definition_for(app.call.indicator_set_version)
+    _store_evaluation(app, evaluate(definition, scoring_values(app, app.indicators or {})))
 
 
 def _store_evaluation(app: Application, result: Evaluation) -> None:
@@ -134,7 +212,7 @@ def update_indicators(
         raise Invalid(fields=errors)
     merged = {**(app.indicators or {}), **clean}
     merged = {k: v for k, v in merged.items() if v is not None}
-    result = evaluate(definition, merged)
+    result = evaluate(definition, scoring_values(app, merged))
     if result.errors:
         raise Invalid(fields=result.errors)
     app.indicators = merged
@@ -198,6 +276,9 @@ def fire_trigger(
     if spec.bumps_revision:
         app.revision_round += 1
     _dates_of_stage(app, trigger, now, deadline)
+    set_stage_dates(app, now, trigger)
+    if from_state == State.DRAFT:
+        app.overdue_since = None  # the flag is the draft's; sent (or given up) it no longer applies
     app.state_changed_at = now
     app.updated_at = now
     audit = audit_trail.append(app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot)
@@ -238,7 +319,7 @@ def preview_indicators(
     app = get_application(user, application_id)
     require_draft_editor(app, user)
     merged, errors = _merged(app, values)
-    result = evaluate(definition_for(app.call.indicator_set_version), merged)
+    result = evaluate(definition_for(app.call.indicator_set_version), scoring_values(app, merged))
     return result, {**errors, **result.errors}
 
 

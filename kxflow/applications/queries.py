@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from kxflow.accounts.models import User
@@ -16,10 +16,9 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
-from kxflow.reminders.operations import sla_deadline
+from kxflow.reminders.operations import PRESSERS, sla_deadline
 from kxflow.workflow.models import Application
-from kxflow.workflow.scope import applications_for
-from kxflow.workflow.states import AT_COUNTY, State
+from kxflow.workflow.scope import applications_for, followed_up
 from kxflow.workflow.triggers import HOLDER_ROLE
 
 SORTS = ("deadline", "score", "updated", "assessment")
@@ -42,20 +41,12 @@ _with_province = joinedload(Application.county).joinedload(County.province)
 
 
 def deadline_expr():
-    """The deadline that applies to an application where it stands (None past the province)."""
-    return case(
-        (Application.state.in_(AT_COUNTY), Call.county_deadline),
-        (Application.state == State.PROVINCE_REVIEW, Call.province_deadline),
-        else_=None,
-    )
+    """When the stage an application stands at is due: stored on its row (``due_at``)."""
+    return Application.due_at
 
 
 def deadline_of(app: Application) -> datetime | None:
-    if app.state in AT_COUNTY:
-        return app.call.county_deadline
-    if app.state == State.PROVINCE_REVIEW:
-        return app.call.province_deadline
-    return None
+    return app.due_at
 
 
 @dataclass(frozen=True)
@@ -64,6 +55,8 @@ class Urgency:
     days_left: int | None  # calendar days in Beijing time; negative once overdue
     overdue: bool
     waited_too_long: bool = False  # past the call's time limit for this level
+    time_limit: datetime | None = None  # the level's working-day time limit, where it has one
+    flagged: bool = False  # 逾期未提交: a draft not sent by its due date
 
 
 def urgency(app: Application, now: datetime | None = None) -> Urgency:
@@ -71,10 +64,11 @@ def urgency(app: Application, now: datetime | None = None) -> Urgency:
     limit = sla_deadline(app)
     late = limit is not None and limit < now
     deadline = deadline_of(app)
+    flagged = app.overdue_since is not None
     if deadline is None:
-        return Urgency(None, None, False, late)
+        return Urgency(None, None, False, late, limit, flagged)
     days = (deadline.astimezone(CHINA).date() - now.astimezone(CHINA).date()).days
-    return Urgency(deadline, days, deadline < now, late)
+    return Urgency(deadline, days, deadline < now, late, limit if limit != deadline else None, flagged)
 
 
 @dataclass
@@ -149,3 +143,37 @@ def tasks(user: User) -> list[Application]:
 def counts_by_state(user: User) -> dict[str, int]:
     stmt = select(Application.state, func.count()).where(applications_for(user).whereclause).group_by(Application.state)
     return dict(db.session.execute(stmt).all())
+
+
+@dataclass
+class FollowUp:
+    """Applications of one county in one call never sent to the level looking: how many, none of their content."""
+
+    call_id: int
+    county_code: str
+    county_name: str
+    unsent: int
+    flagged: int  # 逾期未提交
+    earliest_due: datetime | None
+    application_ids: list[int]  # for an extension or 催办 from above, never to open them
+    pressable: bool = False  # the one application waits at a stage this user may press (催办)
+
+
+def follow_up(user: User) -> list[FollowUp]:
+    rows = db.session.execute(
+        select(Application.call_id, Application.county_code, County.name, Application.id, Application.due_at)
+        .add_columns(Application.overdue_since, Application.state)
+        .join(County, County.code == Application.county_code)
+        .where(followed_up(user))
+        .order_by(Application.call_id, Application.county_code, Application.id)
+    ).all()
+    out: dict[tuple[int, str], FollowUp] = {}
+    for call_id, code, name, app_id, due, flagged, state in rows:
+        entry = out.setdefault((call_id, code), FollowUp(call_id, code, name, 0, 0, None, []))
+        entry.pressable = entry.unsent == 0 and user.role in PRESSERS.get(state, set())
+        entry.unsent += 1
+        entry.flagged += flagged is not None
+        entry.application_ids.append(app_id)
+        if due is not None and (entry.earliest_due is None or due < entry.earliest_due):
+            entry.earliest_due = due
+    return list(out.values())

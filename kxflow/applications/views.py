@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kxflow.accounts.roles import Role
-from kxflow.applications import attachments, operations, queries
+from kxflow.applications import attachments, deadlines, operations, queries
 from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
@@ -25,7 +25,7 @@ from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
-from kxflow.core.web import flash_problems, landing_for, nav_item
+from kxflow.core.web import flash_problems, landing_for, nav_item, perform
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
@@ -79,7 +79,9 @@ def tasks():
         items=items,
         counts=queries.counts_by_state(current_user),
         states=STATE_NAMES,
-        startable=operations.calls_open_to(current_user),
+        offers=operations.call_offers(current_user),
+        follow_up=queries.follow_up(current_user),
+        calls={c.id: c for c in list_calls()},
     )
 
 
@@ -135,6 +137,11 @@ def create():
 @bp.get("/applications/<int:application_id>")
 @login_required
 def detail(application_id: int):
+    return _detail(application_id)
+
+
+def _detail(application_id: int, kept: dict[str, str] | None = None, status: int = 200):
+    """The application's page; ``kept`` holds what the user typed into a form that was refused."""
     app = get_application(current_user, application_id)
     history = operations.history(current_user, application_id)
     definition = definition_for(app.call.indicator_set_version)
@@ -162,8 +169,10 @@ def detail(application_id: int):
         ),
         render_message=notifications.render_message,
         sections=sections,
+        can_extend=deadlines.can_extend(current_user, app),
+        kept=kept or {},
         **facts,
-    )
+    ), status
 
 
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
@@ -267,6 +276,21 @@ def download(application_id: int, attachment_id: int):
     return download_file(path, row.content_type, row.original_name)
 
 
+@bp.post("/applications/<int:application_id>/extensions")
+@login_required
+def extend(application_id: int):
+    """延期 from the application's page or, for a draft the level above may not open, from 我的待办."""
+    perform(
+        lambda: deadlines.extend(
+            current_user, application_id, _end_of_day(request.form.get("due_at")), request.form.get("reason")
+        ),
+        gettext("Due date extended; the holder has been told and the reminders moved."),
+    )
+    if request.form.get("next") == "tasks":
+        return redirect(url_for("applications_web.tasks"))
+    return redirect(url_for("applications_web.detail", application_id=application_id))
+
+
 @bp.post("/applications/<int:application_id>/press")
 @login_required
 def press(application_id: int):
@@ -277,6 +301,8 @@ def press(application_id: int):
         flash(str(exc.message), "error")
     else:
         flash(gettext("The holder has been reminded."))
+    if request.form.get("next") == "tasks":
+        return redirect(url_for("applications_web.tasks"))
     return redirect(url_for("applications_web.detail", application_id=application_id))
 
 
@@ -310,6 +336,8 @@ def transition(application_id: int):
             )
     except (GuardFailed, Invalid) as exc:
         flash_problems(exc)
+        # the page again, with what was typed still in the box (a redirect would lose it)
+        return _detail(application_id, kept={trigger: request.form.get("comment") or ""}, status=422)
     else:
         flash(gettext("Done: %(action)s.", action=spec.label_en if locale().startswith("en") else spec.label_zh))
     return redirect(url_for("applications_web.detail", application_id=application_id))

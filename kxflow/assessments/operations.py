@@ -18,12 +18,15 @@ from sqlalchemy import case, delete, func, insert, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
+from kxflow.applications.operations import reevaluate
 from kxflow.applications.queries import sort_order
 from kxflow.assessments.models import PASS_RATE_TARGET, PASSING, RESULTS, AssessmentImport, AssessmentResult
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.uploads import Refused, ZipLimits, check_contents, clean_display_name
 from kxflow.regions.models import County
+from kxflow.workflow.models import Application
+from kxflow.workflow.states import BEFORE_MINISTRY, State
 
 HEADERS = {
     "county_code": ("county_code", "县（市）代码", "县(市)代码", "区划代码", "代码"),
@@ -36,6 +39,8 @@ MAX_ROWS = 5000
 MAX_UNCOMPRESSED_BYTES = 16 * 1024 * 1024
 MAX_COLUMNS = 16  # the four columns and room for notes beside them; cells further right are never read
 MAX_SCANNED_ROWS = 4 * MAX_ROWS  # blank rows count too: a sheet of a million empty rows is not read to its end
+# applications whose score still matters: up to the end of expert review
+SCORED_STATES = (*BEFORE_MINISTRY, State.MINISTRY_REVIEW, State.EXPERT_REVIEW)
 
 
 @dataclass
@@ -187,6 +192,13 @@ def import_round(user: User, filename: str, data: bytes) -> AssessmentImport:
     db.session.add(record)
     db.session.flush()
     db.session.execute(insert(AssessmentResult), [{**row, "import_id": record.id} for row in clean])
+    # the applications under way of these counties are scored on the imported result from now on
+    codes = [row["county_code"] for row in clean]
+    for app in db.session.scalars(
+        select(Application).where(Application.county_code.in_(codes), Application.state.in_(SCORED_STATES))
+    ):
+        reevaluate(app)
+    db.session.flush()
     return record
 
 

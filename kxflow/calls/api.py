@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.calls import operations
+from kxflow.core.errors import Forbidden
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.indicators.models import definition_for
@@ -38,6 +39,8 @@ class CallIn(Schema):
     rectification_days = Int(validate=validate.Range(min=1, max=3 * 365))
     score_gap = fields.Float(validate=validate.Range(min=0.1, max=100))
     expert_review_days = Int(validate=validate.Range(min=1, max=90))
+    return_grace_days = Int(validate=validate.Range(min=1, max=60))
+    revoked_wait_years = Int(validate=validate.Range(min=0, max=10))
 
 
 class CallPatch(CallIn):
@@ -65,6 +68,9 @@ class CallOut(Schema):
     rectification_days = Int()
     score_gap = fields.Float()
     expert_review_days = Int()
+    return_grace_days = Int()
+    revoked_wait_years = Int()
+    closed_at = ChinaDateTime(allow_none=True)
 
     def _overrides(self, call) -> dict[str, int]:
         return {o.province_code: o.quota for o in call.quota_overrides}
@@ -128,6 +134,33 @@ def get_call(call_id: int):
 def update_call(body, call_id: int):
     with transaction():
         call = operations.update_call(api_user(), call_id, body)
+    return call
+
+
+class CallChangeOut(Schema):
+    action = fields.String()
+    actor = fields.Function(lambda c: c.actor_id)
+    changes = fields.Dict()
+    at = ChinaDateTime()
+
+
+@blp.route("/<int:call_id>/changes", methods=["GET"])
+@blp.response(200, CallChangeOut(many=True))
+def changes(call_id: int):
+    """The call's append-only record: who opened, changed (quotas too) or closed it, and every old and new value."""
+    user = api_user()
+    if not operations.can_manage_calls(user):
+        raise Forbidden()
+    operations.get_call(call_id)
+    return operations.changes_of(call_id)
+
+
+@blp.route("/<int:call_id>/close", methods=["POST"])
+@blp.response(200, CallOut)
+def close(call_id: int):
+    """Close a call whose every application is decided (ministry staff): its figures freeze."""
+    with transaction():
+        call = operations.close_call(api_user(), call_id)
     return call
 
 

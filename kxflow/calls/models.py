@@ -28,6 +28,7 @@ class Call(db.Model):
             "publicity_days >= 1 AND rectification_days >= 1 AND expert_review_days >= 1", name="periods_positive"
         ),
         CheckConstraint("score_gap > 0", name="score_gap_positive"),
+        CheckConstraint("return_grace_days >= 1 AND revoked_wait_years >= 0", name="rules_in_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,8 +41,8 @@ class Call(db.Model):
     min_experts: Mapped[int] = mapped_column(Integer, default=3)
     score_threshold: Mapped[float] = mapped_column(Float, default=60.0)
     division_types: Mapped[list[str]] = mapped_column(JSON)
-    # how long an application may wait at each level before its holder is reminded, and how
-    # much longer before the level above is told
+    # how long (working days) an application may wait at each level before its holder is reminded,
+    # and how much longer before the level above is told
     sla_county_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     sla_province_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     sla_ministry_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
@@ -57,6 +58,12 @@ class Call(db.Model):
     rectification_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
     score_gap: Mapped[float] = mapped_column(Float, default=20.0, server_default="20")
     expert_review_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")  # scores due
+    # working days a county (or province) gets to resubmit an application returned after its deadline
+    return_grace_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # years a county whose title was revoked waits before it may apply again
+    revoked_wait_years: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # closed by the ministry once its last application is decided: its figures no longer change
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     indicator_set_version: Mapped[str] = mapped_column(ForeignKey("indicator_sets.version"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
@@ -72,6 +79,7 @@ class Call(db.Model):
         return self.province_quota
 
     def is_open(self, at: datetime) -> bool:
+        """Open for new applications (an application's own extension is the application's affair)."""
         return self.opens_at <= at <= self.county_deadline
 
 
@@ -82,3 +90,21 @@ class QuotaOverride(db.Model):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
     province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), primary_key=True)
     quota: Mapped[int] = mapped_column(Integer)
+
+
+class CallChange(db.Model):
+    """Who opened, changed or closed a call (quotas included), when, and each field's old and new value.
+
+    Append-only: the database refuses to update or delete a row (a trigger on PostgreSQL and SQLite).
+    """
+
+    __tablename__ = "call_changes"
+    __table_args__ = (CheckConstraint("action IN ('create', 'update', 'close')", name="action_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    action: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # field -> [old, new], values as JSON (dates as ISO text); quota_overrides as {province: quota}
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

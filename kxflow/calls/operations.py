@@ -11,14 +11,15 @@ from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
-from kxflow.calls.models import Call, QuotaOverride
+from kxflow.calls.models import Call, CallChange, QuotaOverride
+from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.core.errors import Forbidden, Invalid, NotFound
+from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.indicators.models import IndicatorSet, current_version
 from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
 from kxflow.reminders.operations import replan_deadlines
 from kxflow.workflow.models import Application
-from kxflow.workflow.states import HOLDS_QUOTA
+from kxflow.workflow.states import AFTER_DESIGNATION, HOLDS_QUOTA, State
 
 EDITABLE = (
     "title",
@@ -36,7 +37,11 @@ EDITABLE = (
     "rectification_days",
     "score_gap",
     "expert_review_days",
+    "return_grace_days",
+    "revoked_wait_years",
 )
+# an application in one of these is decided (or, flagged 逾期未提交, will never be): the call may close
+DECIDED = (*AFTER_DESIGNATION, State.REJECTED, State.WITHDRAWN)
 
 
 def can_manage_calls(user: User) -> bool:
@@ -75,6 +80,9 @@ def _check(call: Call, overrides: dict[str, int] | None, fields: dict[str, list[
         ("expert_review_days", 1, 90),
     ):
         if not low <= (getattr(call, name) or 0) <= high:
+            add(name, gettext("Must be between %(min)s and %(max)s.", min=low, max=high))
+    for name, low, high in (("return_grace_days", 1, 60), ("revoked_wait_years", 0, 10)):
+        if not low <= (getattr(call, name) if getattr(call, name) is not None else -1) <= high:
             add(name, gettext("Must be between %(min)s and %(max)s.", min=low, max=high))
     if call.score_gap is None or not 0 < call.score_gap <= 100:
         add("score_gap", gettext("Must be between %(min)s and %(max)s.", min=0, max=100))
@@ -119,6 +127,8 @@ def create_call(user: User, data: dict[str, Any]) -> Call:
         rectification_days=data.get("rectification_days", 365),
         score_gap=data.get("score_gap", 20.0),
         expert_review_days=data.get("expert_review_days", 14),
+        return_grace_days=data.get("return_grace_days", 5),
+        revoked_wait_years=data.get("revoked_wait_years", 3),
         created_by_id=user.id,
     )
     overrides = data.get("quota_overrides") or {}
@@ -129,6 +139,46 @@ def create_call(user: User, data: dict[str, Any]) -> Call:
     _set_overrides(call, overrides)
     db.session.add(call)
     db.session.flush()
+    _record(
+        call,
+        user,
+        "create",
+        {name: [None, _plain(getattr(call, name))] for name in EDITABLE}
+        | {"quota_overrides": [None, dict(sorted(overrides.items()))]},
+    )
+    return call
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _record(call: Call, user: User, action: str, changes: dict[str, list]) -> None:
+    db.session.add(CallChange(call_id=call.id, action=action, actor_id=user.id, changes=changes, at=clock.now()))
+
+
+def changes_of(call_id: int) -> list[CallChange]:
+    return list(db.session.scalars(select(CallChange).where(CallChange.call_id == call_id).order_by(CallChange.id)))
+
+
+def close_call(user: User, call_id: int) -> Call:
+    """The ministry closes a call once its last application is decided: from then on nothing in it changes."""
+    _require_ministry(user)
+    call = get_call(call_id)
+    if call.closed_at is not None:
+        raise Conflict(gettext("This call is closed already."))
+    open_ = db.session.scalar(
+        select(func.count(Application.id)).where(
+            Application.call_id == call.id,
+            Application.state.not_in(DECIDED),
+            ~((Application.state == State.DRAFT) & Application.overdue_since.is_not(None)),
+        )
+    )
+    if open_:
+        raise Conflict(gettext("%(n)s applications in this call are not decided yet.", n=open_), undecided=open_)
+    call.closed_at = clock.now()
+    _record(call, user, "close", {"closed_at": [None, call.closed_at.isoformat()]})
+    db.session.flush()
     return call
 
 
@@ -137,6 +187,11 @@ def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
     call = db.session.get(Call, call_id)
     if call is None:
         raise NotFound()
+    if call.closed_at is not None:
+        raise Conflict(gettext("This call is closed: its figures no longer change."))
+    before = {name: _plain(getattr(call, name)) for name in EDITABLE}
+    before_quota = {o.province_code: o.quota for o in call.quota_overrides}
+    old_deadlines = {"county_deadline": call.county_deadline, "province_deadline": call.province_deadline}
     fields: dict[str, list[str]] = {}
     changes_set = "indicator_set_version" in data and data["indicator_set_version"] != call.indicator_set_version
     if changes_set and db.session.scalar(select(func.count(Application.id)).where(Application.call_id == call.id)):
@@ -154,8 +209,13 @@ def update_call(user: User, call_id: int, data: dict[str, Any]) -> Call:
     if overrides is not None:
         _set_overrides(call, overrides)
     db.session.flush()
+    changed = {n: [before[n], _plain(getattr(call, n))] for n in EDITABLE if before[n] != _plain(getattr(call, n))}
+    if overrides is not None and dict(sorted(overrides.items())) != dict(sorted(before_quota.items())):
+        changed["quota_overrides"] = [dict(sorted(before_quota.items())), dict(sorted(overrides.items()))]
+    if changed:
+        _record(call, user, "update", changed)
     if {"county_deadline", "province_deadline", "reminder_offsets_days"} & set(data):
-        replan_deadlines(call.id)
+        replan_deadlines(call.id, old_deadlines)
     return call
 
 

@@ -28,7 +28,7 @@ def is_postgres() -> bool:
 
 
 # Tables the app may add to and read, never change: the database refuses the rest to the app's connection.
-APPEND_ONLY_TABLES = ("audit_records", "security_events")
+APPEND_ONLY_TABLES = ("audit_records", "security_events", "call_changes")
 
 
 def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _source: str | None) -> int:

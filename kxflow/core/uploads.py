@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
 import unicodedata
 import uuid
@@ -44,6 +45,8 @@ ALLOWED = {
 }
 _OOXML_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
 _ARCHIVE_ENDINGS = (".zip", ".jar", ".docx", ".xlsx", ".xlsm", ".pptx", ".7z", ".rar", ".gz", ".tar", ".bz2", ".xz")
+# pypdf warns of every oddity of a hostile or sloppy file; the refusal says what matters
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 _PDF_ACTIONS = {"/JavaScript", "/Launch"}  # action types a PDF may not carry
 _PDF_ACTION_KEYS = {"/JS", "/JavaScript"}
 

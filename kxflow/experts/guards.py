@@ -1,4 +1,4 @@
-"""The guards of expert review: the panel is seated as the call asks, everyone scored, no veto, the threshold met."""
+"""The guards of expert review: a panel of the call's minimum, everyone scored, no veto, the threshold met."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask_babel import get_locale, gettext
 
 from kxflow.core.formats import fmt_num
 from kxflow.experts.models import Assignment
-from kxflow.experts.operations import Aggregate, active_assignments, aggregate, refusal
+from kxflow.experts.operations import Aggregate, active_assignments, aggregate
 from kxflow.indicators.models import definition_for
 from kxflow.workflow.guards import GuardContext, guard
 
@@ -19,17 +19,6 @@ def _panel(ctx: GuardContext) -> tuple[list[Assignment], Aggregate]:
         return rows, aggregate(ctx.application, rows)
 
     return ctx.fact("panel", read)
-
-
-@guard("panel_ready")
-def panel_ready(ctx: GuardContext) -> list[str]:
-    """At least the call's minimum of experts, none from the county's province or declared in conflict."""
-    rows, _ = _panel(ctx)
-    reasons = [reason for a in rows if (reason := refusal(a.expert, ctx.application))]
-    minimum = ctx.application.call.min_experts
-    if len(rows) < minimum:
-        reasons.append(gettext("Assign at least %(min)s experts (now %(n)s).", min=minimum, n=len(rows)))
-    return reasons
 
 
 @guard("all_scored")

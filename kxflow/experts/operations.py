@@ -25,6 +25,8 @@ from kxflow.experts.models import Assignment, ExpertConflict, ExpertProfile
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import active_ids, notify_users
 from kxflow.regions.models import County, Province
+from kxflow.workflow import audit as audit_trail
+from kxflow.workflow.conflicts import conflict_rule
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application
 from kxflow.workflow.states import BEFORE_MINISTRY, PANEL_STATES, State
@@ -40,14 +42,12 @@ def can_seat(user: User, app: Application) -> bool:
 
 
 def scoring_status(app: Application) -> str:
-    """ "open" during expert review, "not_yet" during formal review (a panel may be seated), else "closed"."""
-    if app.state == State.EXPERT_REVIEW:
-        return "open"
-    return "not_yet" if app.state in PANEL_STATES else "closed"
+    """ "open" during expert review (the panel is formed then, after the formal review), else "closed"."""
+    return "open" if app.state == State.EXPERT_REVIEW else "closed"
 
 
 def can_recuse(app: Application) -> bool:
-    """An expert may step aside while the panel is being seated or the review is open."""
+    """An expert may step aside while the review is open."""
     return app.state in PANEL_STATES
 
 
@@ -228,6 +228,12 @@ def refusal(expert: User, app: Application) -> str | None:
     return None
 
 
+@conflict_rule
+def _team_member_conflict(user: User, app: Application) -> str | None:
+    """An expert on an inspection team passes the same rules as on a panel (ministry staff have no province)."""
+    return refusal(user, app) if user.role == Role.EXPERT else None
+
+
 def _eligible_query(app: Application):
     on_panel = select(Assignment.expert_id).where(Assignment.application_id == app.id)
     conflicted = select(ExpertConflict.user_id).where(
@@ -270,7 +276,9 @@ def assign(
     _require_ministry(user)
     app = get_application(user, application_id, for_update=True)
     if app.state not in PANEL_STATES:
-        raise Conflict(gettext("Experts are assigned during formal review or expert review."), state=app.state)
+        raise Conflict(
+            gettext("The panel is formed in expert review, once the formal review has passed."), state=app.state
+        )
     if auto:
         seated_now = len(active_assignments(app.id))
         if seated_now >= app.call.min_experts:
@@ -301,7 +309,7 @@ def assign(
         if problems:
             raise Invalid(fields={"expert_ids": problems})
     now = clock.now()
-    late = app.state == State.EXPERT_REVIEW
+    late = len(active_assignments(app.id)) >= app.call.min_experts  # 加签: the panel was complete already
     rows = [
         Assignment(
             application_id=app.id,
@@ -316,6 +324,16 @@ def assign(
     db.session.add_all(rows)
     app.updated_at = now  # bumps the version: of two panels seated at once, the second is told (SQLite too)
     db.session.flush()
+    for e, row in zip(experts, rows, strict=True):
+        audit_trail.append(
+            app,
+            user,
+            "panel_seat",
+            from_state=app.state,
+            at=now,
+            comment=_name(e) + (gettext(" (加签)") if late else ""),
+            snapshot={"assignment_id": row.id, "expert_id": e.id, "weight": weight},
+        )
     notify_users(
         [e.id for e in experts],
         application_id=app.id,
@@ -360,6 +378,15 @@ def recuse(user: User, assignment_id: int, reason: str) -> Assignment:
     )
     if exists is None:
         db.session.add(ExpertConflict(user_id=user.id, county_code=app.county_code, reason=reason[:200]))
+    audit_trail.append(
+        app,
+        user,
+        "panel_recusal",
+        from_state=app.state,
+        at=now,
+        comment=row.recusal_reason,
+        snapshot={"assignment_id": row.id, "expert_id": user.id},
+    )
     notify_users(
         active_ids(Role.MINISTRY_STAFF),
         application_id=app.id,
@@ -431,10 +458,27 @@ def score(
         fields["comment"] = [gettext("This field is required.")]
     if fields:
         raise Invalid(fields=fields)
+    before = {"scores": row.scores, "veto_failed": row.veto_failed} if row.scores is not None else None
+    now = clock.now()
     row.scores = clean
     row.veto_failed = veto_failed
     row.comment = comment.strip()
-    row.scored_at = clock.now()
+    row.scored_at = now
+    audit_trail.append(
+        app,
+        user,
+        "score" if before is None else "score_change",
+        from_state=app.state,
+        at=now,
+        comment=row.comment,
+        snapshot={
+            "assignment_id": row.id,
+            "total": row.total,
+            "scores": clean,
+            "veto_failed": veto_failed,
+            "before": before,
+        },
+    )
     db.session.flush()
     return row
 

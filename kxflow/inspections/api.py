@@ -12,7 +12,8 @@ from kxflow.core import limits
 from kxflow.core.fields import ChinaDateTime, Int, SaneDate
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as file_download
-from kxflow.inspections import operations
+from kxflow.inspections import operations, rectification
+from kxflow.workflow.scope import get_application
 
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1", description="Inspections and re-checks")
 blp.before_request(require_api_user)
@@ -23,6 +24,33 @@ class InspectionIn(Schema):
     place = fields.String(required=True, validate=validate.Length(min=1, max=limits.PLACE))
     team = fields.List(Int(), required=True, validate=validate.Length(min=1, max=20))
     kind = fields.String(load_default="site", validate=validate.OneOf(("site", "recheck")))
+    rest_day_confirmed = fields.Boolean(
+        load_default=False, metadata={"description": "required to set an inspection on a rest day"}
+    )
+
+
+class CancelIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RectificationIn(Schema):
+    summary = fields.String(required=True, validate=validate.Length(max=20000))
+
+
+class RectificationFileOut(Schema):
+    id = Int()
+    original_name = fields.String()
+    content_type = fields.String()
+    size_bytes = Int()
+
+
+class RectificationOut(Schema):
+    id = Int()
+    application_id = Int()
+    summary = fields.String()
+    submitted_by = fields.Function(lambda r: r.submitted_by.username)
+    submitted_at = ChinaDateTime()
+    files = fields.List(fields.Nested(RectificationFileOut))
 
 
 class ReportOut(Schema):
@@ -48,6 +76,8 @@ class InspectionOut(Schema):
     place = fields.String()
     team = fields.Function(lambda i: [m.user_id for m in i.members])
     report_recorded_at = ChinaDateTime(allow_none=True)
+    cancelled_at = ChinaDateTime(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
     report = fields.Nested(ReportOut, allow_none=True)
     files = fields.List(fields.Nested(FileOut))
 
@@ -81,6 +111,35 @@ def schedule(body, application_id: int):
     with transaction():
         row = operations.schedule(api_user(), application_id, **body)
     return row
+
+
+@blp.route("/inspections/<int:inspection_id>/cancel", methods=["POST"])
+@blp.arguments(CancelIn)
+@blp.response(200, InspectionOut)
+def cancel(body, inspection_id: int):
+    """Call an inspection off (ministry staff), with a reason: its reminders stop and its team is free."""
+    with transaction():
+        row = operations.cancel(api_user(), inspection_id, body["reason"])
+    return row
+
+
+@blp.route("/applications/<int:application_id>/rectification-reports", methods=["POST"])
+@blp.arguments(RectificationIn, location="form")
+@blp.arguments(ReportFilesIn, location="files")
+@blp.response(201, RectificationOut)
+def submit_rectification(form, files, application_id: int):
+    """整改报告 (county staff, during rectification): what was done, with the report and evidence files."""
+    uploads = [(f.filename or "", f.stream) for f in files.get("files", [])]
+    with transaction():
+        row = rectification.submit(api_user(), application_id, form["summary"], uploads)
+    return row
+
+
+@blp.route("/applications/<int:application_id>/rectification-reports", methods=["GET"])
+@blp.response(200, RectificationOut(many=True))
+def rectification_reports(application_id: int):
+    user = api_user()
+    return rectification.reports_of(user, get_application(user, application_id))
 
 
 @blp.route("/inspections", methods=["GET"])

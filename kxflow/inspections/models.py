@@ -19,7 +19,10 @@ from kxflow.core.types import UTCDateTime
 
 class Inspection(db.Model):
     __tablename__ = "inspections"
-    __table_args__ = (CheckConstraint("kind IN ('site', 'recheck')", name="kind_known"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('site', 'recheck')", name="kind_known"),
+        CheckConstraint("cancelled_at IS NULL OR cancel_reason IS NOT NULL", name="cancel_has_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
@@ -29,6 +32,9 @@ class Inspection(db.Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     report_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # moved to another date (a new inspection replaces it) or called off: its reminders stop, its team is free
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
     members: Mapped[list[InspectionMember]] = relationship(
         back_populates="inspection", cascade="all, delete-orphan", order_by="InspectionMember.user_id"
@@ -80,3 +86,30 @@ class InspectionFile(db.Model):
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class RectificationReport(db.Model):
+    """整改报告: what a county in rectification reports it has done, with its files, for the re-check."""
+
+    __tablename__ = "rectification_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    submitted_by: Mapped[User] = relationship()
+    files: Mapped[list[RectificationFile]] = relationship(cascade="all, delete-orphan", order_by="RectificationFile.id")
+
+
+class RectificationFile(db.Model):
+    __tablename__ = "rectification_files"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("rectification_reports.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)

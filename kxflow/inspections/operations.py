@@ -22,10 +22,14 @@ from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from kxflow.core.fields import CHINA
+from kxflow.core.formats import fmt_date
 from kxflow.core.uploads import check_upload, stored, stored_path
 from kxflow.inspections.models import Inspection, InspectionFile, InspectionMember, InspectionReport
 from kxflow.notifications.operations import notify_users
 from kxflow.reminders.models import Reminder
+from kxflow.workdays.calendar import is_workday, on_workday_after, subtract_workdays
+from kxflow.workflow import audit as audit_trail
+from kxflow.workflow.conflicts import conflict_of
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application
 from kxflow.workflow.states import State
@@ -93,6 +97,8 @@ def _announce(inspection: Inspection, app: Application, event: str) -> None:
 
 
 def _plan_reminders(inspection: Inspection) -> None:
+    """7 and 1 working days before (a rest day is never the reminder's day); the first prompt for a missing
+    report on the working day after the inspection."""
     now = clock.now()
     rows = [
         {
@@ -101,16 +107,20 @@ def _plan_reminders(inspection: Inspection) -> None:
             "kind": "inspection_soon",
             "state": "-",
             "offset_days": days,
-            "due_at": _morning(inspection.scheduled_on - timedelta(days=days)),
+            "due_at": subtract_workdays(_morning(inspection.scheduled_on), days),
             "dedupe_key": f"inspection_soon:{inspection.id}:{days}",
             "params": {},
             "created_at": now,
         }
         for days in REMIND_DAYS_BEFORE
-        if _morning(inspection.scheduled_on - timedelta(days=days)) > now
+        if subtract_workdays(_morning(inspection.scheduled_on), days) > now
     ]
-    rows.append(overdue_row(inspection, inspection.scheduled_on + timedelta(days=1)))
+    rows.append(overdue_row(inspection, next_workday(inspection.scheduled_on)))
     db.session.execute(insert(Reminder), rows)
+
+
+def next_workday(day: date) -> date:
+    return on_workday_after(_morning(day + timedelta(days=1))).date()
 
 
 def overdue_row(inspection: Inspection, day: date) -> dict:
@@ -134,7 +144,69 @@ def _create(user: User, app: Application, kind: str, day: date, place: str, team
     db.session.flush()
     _announce(inspection, app, "inspection_scheduled")
     _plan_reminders(inspection)
+    if app.state == State.SITE_INSPECTION and kind == "site":
+        app.due_at = inspection_due(app)
     return inspection
+
+
+def _call_off(user: User, inspection: Inspection, app: Application, reason: str) -> None:
+    """The inspection stops: its pending reminders (the daily prompt too) are cancelled and its team is free
+    that day; the row stays, with why, and the application's timeline says so."""
+    now = clock.now()
+    team = "、".join(m.user.display_name or m.user.username for m in inspection.members)
+    inspection.cancelled_at = now
+    inspection.cancel_reason = reason[:500]
+    db.session.execute(
+        update(Reminder)
+        .where(Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+    )
+    inspection.members = []
+    db.session.flush()
+    audit_trail.append(
+        app,
+        user,
+        "inspection_cancelled",
+        from_state=app.state,
+        at=now,
+        comment=reason,
+        snapshot={"inspection_id": inspection.id, "scheduled_on": inspection.scheduled_on.isoformat(), "team": team},
+    )
+
+
+def _open_inspections(app: Application, kind: str) -> list[Inspection]:
+    return list(
+        db.session.scalars(
+            select(Inspection).where(
+                Inspection.application_id == app.id,
+                Inspection.kind == kind,
+                Inspection.report_recorded_at.is_(None),
+                Inspection.cancelled_at.is_(None),
+            )
+        )
+    )
+
+
+def cancel(user: User, inspection_id: int, reason: str) -> Inspection:
+    """Ministry staff call an inspection off (with a reason): nobody is reminded of it any more."""
+    if user.role != Role.MINISTRY_STAFF:
+        raise Forbidden()
+    inspection = get_visible(user, inspection_id)
+    app = get_application(user, inspection.application_id, for_update=True)
+    if not (reason or "").strip():
+        raise Invalid(fields={"reason": [gettext("This field is required.")]})
+    if inspection.cancelled_at is not None or inspection.report_recorded_at is not None:
+        raise Conflict(gettext("This inspection has already been called off or reported."))
+    _call_off(user, inspection, app, reason.strip())
+    return inspection
+
+
+def inspection_due(app: Application) -> datetime | None:
+    """A site inspection stage is due on its inspection day (the end of the working day)."""
+    inspection = latest(app.id, "site")
+    if inspection is None:
+        return None
+    return datetime.combine(inspection.scheduled_on, time(18, 0), tzinfo=CHINA)
 
 
 # a site inspection is set while the experts review (or to move it); a re-check once designated
@@ -145,8 +217,18 @@ SCHEDULE_STATES = {
 
 
 def schedule(
-    user: User, application_id: int, *, scheduled_on: date, place: str, team: list[int], kind: str = "site"
+    user: User,
+    application_id: int,
+    *,
+    scheduled_on: date,
+    place: str,
+    team: list[int],
+    kind: str = "site",
+    rest_day_confirmed: bool = False,
 ) -> Inspection:
+    """Sets an inspection; setting one while an earlier one of the kind is still open moves it (the earlier
+    one is called off with its reminders). A rest day needs ``rest_day_confirmed``; every team member passes
+    the panel's conflict-of-interest rules."""
     if user.role != Role.MINISTRY_STAFF:
         raise Forbidden()
     limits.require_length("place", place, limits.PLACE)
@@ -156,6 +238,13 @@ def schedule(
     fields: dict[str, list[str]] = {}
     if scheduled_on < today():
         fields["scheduled_on"] = [gettext("The date has passed.")]
+    elif not is_workday(scheduled_on) and not rest_day_confirmed:
+        fields["scheduled_on"] = [
+            gettext(
+                "%(date)s is a rest day (weekend or public holiday). Tick the box to confirm the inspection on it.",
+                date=fmt_date(scheduled_on),
+            )
+        ]
     if not place.strip():
         fields["place"] = [gettext("This field is required.")]
     members = db.session.scalars(select(User).where(User.id.in_(team or [-1]))).all()
@@ -164,12 +253,25 @@ def schedule(
     elif any(m.role not in TEAM_ROLES or not m.active for m in members):
         fields["team"] = [gettext("Team members must be active experts or ministry staff.")]
     else:
-        busy = _busy(team, scheduled_on)
+        replaced = _open_inspections(app, kind)
+        busy = _busy(team, scheduled_on) - {
+            m.user_id for i in replaced for m in i.members if i.scheduled_on == scheduled_on
+        }
+        conflicts = [reason for m in members if (reason := conflict_of(m, app))]
         if busy:
             names = "、".join(m.display_name or m.username for m in members if m.id in busy)
             fields["team"] = [gettext("Already on another inspection that day: %(names)s.", names=names)]
+        if conflicts:
+            fields.setdefault("team", []).extend(conflicts)
     if fields:
         raise Invalid(fields=fields)
+    for earlier in _open_inspections(app, kind):
+        _call_off(
+            user,
+            earlier,
+            app,
+            gettext("Moved to %(date)s.", date=fmt_date(scheduled_on)),
+        )
     return _create(user, app, kind, scheduled_on, place.strip(), list(members))
 
 
@@ -200,12 +302,24 @@ def of_application(user: User, app: Application) -> list[Inspection]:
 
 
 def _may_report(user: User, inspection: Inspection) -> bool:
+    if inspection.cancelled_at is not None:
+        return False
     return user.role == Role.MINISTRY_STAFF or user.id in {m.user_id for m in inspection.members}
 
 
 def can_record_report(user: User, inspection: Inspection, app: Application) -> bool:
-    """Ministry staff or a team member, while the ministry has not yet acted on the inspection."""
-    return _may_report(user, inspection) and app.state in SCHEDULE_STATES[inspection.kind]
+    """Ministry staff or a team member, from the inspection day, while the ministry has not yet acted on it."""
+    return (
+        _may_report(user, inspection)
+        and app.state in SCHEDULE_STATES[inspection.kind]
+        and today() >= inspection.scheduled_on
+    )
+
+
+def can_cancel(user: User, inspection: Inspection) -> bool:
+    return (
+        user.role == Role.MINISTRY_STAFF and inspection.cancelled_at is None and inspection.report_recorded_at is None
+    )
 
 
 def get_visible(user: User, inspection_id: int) -> Inspection:
@@ -242,7 +356,15 @@ def record_report(
     )
     if app.state not in SCHEDULE_STATES[inspection.kind]:
         raise Conflict(gettext("The ministry has already acted on this inspection."), state=app.state)
+    if inspection.cancelled_at is not None:
+        raise Conflict(gettext("This inspection was called off: %(reason)s", reason=inspection.cancel_reason))
     fields: dict[str, list[str]] = {}
+    if today() < inspection.scheduled_on:
+        fields["findings"] = [
+            gettext(
+                "The report can be recorded from the inspection day, %(date)s.", date=fmt_date(inspection.scheduled_on)
+            )
+        ]
     if not (findings or "").strip():
         fields["findings"] = [gettext("This field is required.")]
     if inspection.kind == "site" and recommendation not in ("pass", "fail"):
@@ -292,9 +414,10 @@ def record_report(
 
 
 def latest(application_id: int, kind: str) -> Inspection | None:
+    """The inspection of this kind that counts: the latest not called off."""
     return db.session.scalars(
         select(Inspection)
-        .where(Inspection.application_id == application_id, Inspection.kind == kind)
+        .where(Inspection.application_id == application_id, Inspection.kind == kind, Inspection.cancelled_at.is_(None))
         .order_by(Inspection.scheduled_on.desc(), Inspection.id.desc())
         .limit(1)
     ).first()
@@ -309,7 +432,7 @@ def file_for_download(user: User, inspection_id: int, file_id: int) -> tuple[Ins
 
 
 def mine(user: User, *, upcoming_only: bool = True) -> list[Inspection]:
-    stmt = select(Inspection).where(visible(user))
+    stmt = select(Inspection).where(visible(user), Inspection.cancelled_at.is_(None))
     if upcoming_only:
         stmt = stmt.where(or_(Inspection.scheduled_on >= today(), Inspection.report_recorded_at.is_(None)))
     return list(db.session.scalars(stmt.order_by(Inspection.scheduled_on, Inspection.id)))
@@ -367,8 +490,14 @@ def plan_rechecks(
             due.append((max(cycle, start_on), app))
     planned: list[Inspection] = []
     for day, app in sorted(due, key=lambda pair: (pair[0], pair[1].county_code)):
+        allowed = [t for t in teams if not any(conflict_of(users[uid], app) for uid in t)]
+        if not allowed:
+            continue  # every team has a member in conflict with this county: left for the ministry to set
         while True:
-            free = [t for t in teams if not _busy(t, day)]
+            if not is_workday(day):
+                day += timedelta(days=1)
+                continue
+            free = [t for t in allowed if not _busy(t, day)]
             if free:
                 planned.append(_create(user, app, "recheck", day, app.county.name, [users[uid] for uid in free[0]]))
                 break

@@ -17,7 +17,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Invalid
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import flash_problems, nav_item, perform
-from kxflow.inspections import operations
+from kxflow.inspections import operations, rectification
 from kxflow.reminders.operations import upcoming_for
 from kxflow.workflow.models import Application
 from kxflow.workflow.states import State
@@ -39,9 +39,48 @@ def _inspections_section(user: User, app: Application) -> dict[str, Any]:
         "inspections": rows,
         "recheck_due": recheck_due,
         "reportable": {i.id for i in rows if operations.can_record_report(user, i, app)},
+        "cancellable": {i.id for i in rows if operations.can_cancel(user, i)},
         "schedulable": schedulable,
         "team_candidates": operations.team_candidates() if schedulable else [],
     }
+
+
+@detail_section("inspections/_rectification.html", 15)
+def _rectification_section(user: User, app: Application) -> dict[str, Any] | None:
+    reports = rectification.reports_of(user, app)
+    can_submit = rectification.can_submit(user, app)
+    if not reports and not can_submit:
+        return None
+    return {"rectification_reports": reports, "can_submit_rectification": can_submit}
+
+
+@bp.post("/applications/<int:application_id>/rectification-reports")
+@login_required
+def submit_rectification(application_id: int):
+    files = [(f.filename or "", f.stream) for f in request.files.getlist("files") if f.filename]
+    perform(
+        lambda: rectification.submit(current_user, application_id, request.form.get("summary", ""), files),
+        gettext("Rectification report submitted; the ministry has been told."),
+    )
+    return redirect(url_for("applications_web.detail", application_id=application_id, _anchor="rectification"))
+
+
+@bp.get("/applications/<int:application_id>/rectification-files/<int:file_id>")
+@login_required
+def rectification_file(application_id: int, file_id: int):
+    row, path = rectification.file_for_download(current_user, application_id, file_id)
+    return file_download(path, row.content_type, row.original_name)
+
+
+@bp.post("/inspections/<int:inspection_id>/cancel")
+@login_required
+def cancel(inspection_id: int):
+    inspection = operations.get_visible(current_user, inspection_id)
+    perform(
+        lambda: operations.cancel(current_user, inspection_id, request.form.get("reason", "")),
+        gettext("Inspection called off; its reminders are cancelled."),
+    )
+    return _back(inspection.application_id)
 
 
 @bp.get("/schedule")
@@ -68,6 +107,9 @@ REMINDER_ABOUT = {
     "expert_due": _l("expert scores due"),
     "inspection_soon": _l("inspection ahead"),
     "inspection_overdue": _l("inspection report missing"),
+    "closeout": _l("close-out: not sent by the due date"),
+    "rectification_due": _l("rectification deadline ahead"),
+    "rectification_passed": _l("rectification deadline passed"),
 }
 
 
@@ -92,6 +134,7 @@ def schedule(application_id: int):
             place=request.form.get("place", ""),
             team=team,
             kind=request.form.get("kind", "site") if request.form.get("kind") in ("site", "recheck") else "site",
+            rest_day_confirmed=request.form.get("rest_day") == "yes",
         ),
         gettext("Inspection set; the county and the team have been told."),
     )

@@ -133,7 +133,7 @@ def render_message(n: Notification, locale: str) -> str:
     if n.event in ("county_deadline", "province_deadline"):
         deadline = fmt_dt(datetime.fromisoformat(p["deadline"]))
         return gettext(
-            "%(county)s: %(days)s days left before the deadline (%(date)s); the application is at %(state)s.",
+            "%(county)s: %(days)s working days left before the deadline (%(date)s); the application is at %(state)s.",
             county=county,
             days=p.get("offset_days"),
             date=deadline,
@@ -194,6 +194,37 @@ def render_message(n: Notification, locale: str) -> str:
         )
     if n.event == "publicity_end":
         return gettext("%(county)s: the public notice has ended. Please designate or decide.", county=county)
+    if n.event == "closeout":
+        return gettext(
+            "%(county)s: the application was not sent by its due date (%(date)s) and is marked 逾期未提交. "
+            "Ask the province or the ministry to reopen it.",
+            county=county,
+            date=fmt_dt(datetime.fromisoformat(p["deadline"])),
+        )
+    if n.event == "extended":
+        return gettext(
+            "%(county)s: the due date is extended to %(date)s (延期): %(reason)s",
+            county=county,
+            date=fmt_dt(datetime.fromisoformat(p["due"])),
+            reason=p.get("reason", ""),
+        )
+    if n.event == "rectification_report":
+        return gettext(
+            "%(county)s: a rectification report (整改报告) was submitted. Please schedule the re-check.", county=county
+        )
+    if n.event == "rectification_due":
+        return gettext(
+            "%(county)s: %(days)s working days left to rectify (by %(date)s). Submit the rectification report.",
+            county=county,
+            days=p.get("offset_days"),
+            date=fmt_dt(datetime.fromisoformat(p["due"])) if p.get("due") else "—",
+        )
+    if n.event == "rectification_passed":
+        return gettext(
+            "%(county)s: the rectification deadline (%(date)s) has passed. The re-check decides: pass or revoke.",
+            county=county,
+            date=fmt_dt(datetime.fromisoformat(p["due"])) if p.get("due") else "—",
+        )
     if n.event == "press":
         return gettext(
             "%(by)s presses for action: %(county)s's application is waiting for you at %(state)s.",

@@ -21,6 +21,9 @@ REMINDER_KINDS = (
     "publicity_end",
     "expert_due",
     "inspection_overdue",
+    "closeout",
+    "rectification_due",
+    "rectification_passed",
 )
 
 

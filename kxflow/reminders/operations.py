@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
@@ -25,10 +25,11 @@ from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
 from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import REMINDER_KINDS, Reminder
+from kxflow.workdays.calendar import add_workdays, on_workday_after, subtract_workdays
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.models import Application
-from kxflow.workflow.scope import get_application, visible
-from kxflow.workflow.states import AT_COUNTY, BEFORE_MINISTRY, State
+from kxflow.workflow.scope import followed_up, get_followed, visible
+from kxflow.workflow.states import BEFORE_MINISTRY, State
 from kxflow.workflow.triggers import HOLDER_ROLE
 
 # waiting-time limits: the stage, the call's setting, and who is told when the grace runs out
@@ -37,14 +38,25 @@ SLA = {
     State.PROVINCE_REVIEW: ("sla_province_days", Role.MINISTRY_STAFF),
     State.MINISTRY_REVIEW: ("sla_ministry_days", None),
 }
-# who may press whom: the holder's stage → the roles above it
+# who may press whom: the holder's stage → the roles above it (a level that has not received the application
+# yet presses it from its follow-up list, without opening it)
 PRESSERS = {
     State.DRAFT: {Role.COUNTY_LEADER},
     State.COUNTY_REVIEW: {Role.PROVINCE_REVIEWER, Role.MINISTRY_STAFF},
     State.PROVINCE_REVIEW: {Role.MINISTRY_STAFF},
 }
 # the kinds planned for the stage an application is in, cancelled when it leaves it
-STAGE_KINDS = ("county_deadline", "province_deadline", "sla", "escalation", "publicity_end", "expert_due")
+STAGE_KINDS = (
+    "county_deadline",
+    "province_deadline",
+    "sla",
+    "escalation",
+    "publicity_end",
+    "expert_due",
+    "closeout",
+    "rectification_due",
+    "rectification_passed",
+)
 
 
 # --- who sends each kind (features register the kinds they own) ---------------------------------
@@ -78,18 +90,65 @@ def check_registered() -> None:
         raise RuntimeError(f"reminder kinds no feature sends: {', '.join(missing)}")
 
 
-EXPERT_REMIND_DAYS_BEFORE = (3, 0)  # experts who have not scored: three days before, and on the day
+EXPERT_REMIND_DAYS_BEFORE = (3, 0)  # experts who have not scored: three working days before, and on the day
+RECTIFICATION_REMIND_DAYS_BEFORE = (30, 7, 1)  # working days before the rectification deadline
+# stages whose due date comes from the call's deadline (or the application's own extension or grace)
+CALL_DEADLINES = {
+    State.DRAFT: "county_deadline",
+    State.COUNTY_REVIEW: "county_deadline",
+    State.PROVINCE_REVIEW: "province_deadline",
+}
+RETURNS = ("county_return", "province_return", "ministry_return")
 
 
 def expert_review_due(app: Application) -> datetime:
-    return app.state_changed_at + timedelta(days=app.call.expert_review_days)
+    return app.due_at if app.due_at is not None else add_workdays(app.state_changed_at, app.call.expert_review_days)
 
 
 def sla_deadline(app: Application) -> datetime | None:
-    setting = SLA.get(app.state)
-    if setting is None:
-        return None
-    return app.state_changed_at + timedelta(days=getattr(app.call, setting[0]))
+    return app.time_limit_at if app.state in SLA else None
+
+
+def set_stage_dates(app: Application, now: datetime, entered_by: str | None = None) -> None:
+    """The due date and the level's time limit of the stage the application has just entered.
+
+    A return, or an arrival after the level's deadline, gives the call's grace period (working days)
+    instead of a deadline already past; at county review the draft's own date carries over.
+    """
+    call = app.call
+    previous = app.due_at
+    app.due_at, app.time_limit_at = None, None
+    if app.state in CALL_DEADLINES:
+        deadline = getattr(call, CALL_DEADLINES[app.state])
+        if app.state == State.COUNTY_REVIEW and previous is not None:
+            deadline = max(deadline, previous)  # submitted in its grace or extension
+        if entered_by in RETURNS or now > deadline:
+            deadline = max(deadline, add_workdays(now, call.return_grace_days))
+        app.due_at = deadline
+    if app.state in SLA:
+        app.time_limit_at = add_workdays(now, getattr(call, SLA[app.state][0]))
+        if app.state == State.MINISTRY_REVIEW:
+            app.due_at = app.time_limit_at
+    elif app.state == State.EXPERT_REVIEW:
+        app.due_at = add_workdays(now, call.expert_review_days)
+    elif app.state == State.PUBLICITY:
+        app.due_at = app.publicity_ends_at
+    elif app.state == State.RECTIFICATION:
+        app.due_at = app.rectification_due
+    if app.state in STAGE_DUE:  # a date another feature keeps (the inspection day)
+        app.due_at = STAGE_DUE[app.state](app)
+
+
+# stages whose due date a feature above keeps: state -> function of the application
+STAGE_DUE: dict[State, Callable[[Application], datetime | None]] = {}
+
+
+def stage_due(state: State) -> Callable[[Callable[[Application], datetime | None]], Callable]:
+    def register(fn: Callable[[Application], datetime | None]) -> Callable:
+        STAGE_DUE[state] = fn
+        return fn
+
+    return register
 
 
 def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
@@ -106,6 +165,8 @@ def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
 
 
 def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = True) -> None:
+    """Reminders before a due date go out on the working day before when they would fall on a rest day;
+    prompts after something has ended wait for the next working day."""
     now = clock.now()
     call = app.call
     rows: list[dict] = []
@@ -125,25 +186,27 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
                 }
             )
 
-    if deadlines and app.state in AT_COUNTY:
+    if deadlines and app.state in CALL_DEADLINES and app.due_at is not None:
+        kind = "province_deadline" if app.state == State.PROVINCE_REVIEW else "county_deadline"
         for days in call.reminder_offsets_days:
-            add("county_deadline", call.county_deadline - timedelta(days=days), days)
-    if deadlines and app.state == State.PROVINCE_REVIEW:
-        for days in call.reminder_offsets_days:
-            add("province_deadline", call.province_deadline - timedelta(days=days), days)
-    if sla and app.state in SLA:
+            add(kind, subtract_workdays(app.due_at, days), days)
+        if app.state == State.DRAFT:
+            add("closeout", app.due_at)  # still unsent then: flagged 逾期未提交
+    if sla and app.state in SLA and app.time_limit_at is not None:
         limit_days = getattr(call, SLA[app.state][0])
-        add("sla", app.state_changed_at + timedelta(days=limit_days), limit_days)
+        add("sla", app.time_limit_at, limit_days)
         if SLA[app.state][1] is not None:
-            add(
-                "escalation", app.state_changed_at + timedelta(days=limit_days + call.escalation_grace_days), limit_days
-            )
+            add("escalation", add_workdays(app.time_limit_at, call.escalation_grace_days), limit_days)
     if app.state == State.PUBLICITY and app.publicity_ends_at is not None:
-        add("publicity_end", app.publicity_ends_at)
+        add("publicity_end", on_workday_after(app.publicity_ends_at))
     if app.state == State.EXPERT_REVIEW:
         due = expert_review_due(app)
         for days in EXPERT_REMIND_DAYS_BEFORE:
-            add("expert_due", due - timedelta(days=days), days)
+            add("expert_due", subtract_workdays(due, days), days)
+    if app.state == State.RECTIFICATION and app.rectification_due is not None:
+        for days in RECTIFICATION_REMIND_DAYS_BEFORE:
+            add("rectification_due", subtract_workdays(app.rectification_due, days), days)
+        add("rectification_passed", on_workday_after(app.rectification_due), 0)
     if rows:
         db.session.execute(insert(Reminder), rows)
 
@@ -154,14 +217,27 @@ def plan_for_stage(app: Application, entered_by: str) -> None:
     _plan(app, entered_by)
 
 
-def replan_deadlines(call_id: int) -> None:
-    """After a call's deadlines or offsets change: its open applications get reminders on the new dates."""
+def replan_after_extension(app: Application, tag: str) -> None:
+    """A new due date for this application (延期, reopening): its reminders move with it."""
+    _cancel_pending(
+        app,
+        ("county_deadline", "province_deadline", "closeout", "expert_due", "rectification_due", "rectification_passed"),
+    )
+    _plan(app, tag, sla=False)
+
+
+def replan_deadlines(call_id: int, old: dict[str, datetime] | None = None) -> None:
+    """After a call's deadlines or offsets change: its open applications get due dates and reminders on the
+    new dates (an application's own later date — an extension, a grace period — stays)."""
     tag = f"c{int(clock.now().timestamp())}"
     apps = db.session.scalars(
         select(Application).where(Application.call_id == call_id, Application.state.in_(BEFORE_MINISTRY))
     )
     for app in apps:
-        _cancel_pending(app, ("county_deadline", "province_deadline"))
+        deadline = getattr(app.call, CALL_DEADLINES[app.state])
+        followed_call = old is None or app.due_at is None or app.due_at == old.get(CALL_DEADLINES[app.state])
+        app.due_at = deadline if followed_call else max(deadline, app.due_at)
+        _cancel_pending(app, ("county_deadline", "province_deadline", "closeout"))
         _plan(app, tag, sla=False)
 
 
@@ -202,10 +278,8 @@ def reaches_holder(user: User, reminder: Reminder) -> bool:
 def _to_holder(reminder: Reminder) -> int:
     app = db.session.get(Application, reminder.application_id)
     params = {}
-    if reminder.kind == "county_deadline":
-        params["deadline"] = app.call.county_deadline.isoformat()
-    elif reminder.kind == "province_deadline":
-        params["deadline"] = app.call.province_deadline.isoformat()
+    if reminder.kind in ("county_deadline", "province_deadline"):
+        params["deadline"] = (app.due_at or app.call.county_deadline).isoformat()
     return deliver(reminder, lambda app: _recipients(app, HOLDER_ROLE[app.state]), **params)
 
 
@@ -248,7 +322,7 @@ def can_press(user: User, app: Application) -> bool:
 def press(user: User, application_id: int, comment: str | None = None) -> Reminder:
     """催办: a user above the holder sends an immediate reminder; once per application per day; audited."""
     limits.require_length("comment", comment, limits.PRESS_COMMENT)
-    app = get_application(user, application_id, for_update=True)
+    app = get_followed(user, application_id, for_update=True)
     if not can_press(user, app):
         raise Forbidden(gettext("Only a level above the current holder can press for action."))
     now = clock.now()
@@ -279,7 +353,7 @@ def upcoming_for(user: User, limit: int = 100) -> list[Reminder]:
         select(Reminder)
         .join(Application, Application.id == Reminder.application_id)
         .where(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.kind != "press")
-        .where(or_(visible(user), *(clause(user) for clause in EXTRA_VISIBLE)))
+        .where(or_(visible(user), followed_up(user), *(clause(user) for clause in EXTRA_VISIBLE)))
         .order_by(Reminder.due_at, Reminder.id)
         .limit(limit * 3)
     ).all()

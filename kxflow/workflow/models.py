@@ -75,6 +75,7 @@ class Application(db.Model):
             sqlite_where=text(f"state <> '{NOT_LIVE.value}'"),
         ),
         Index("ix_applications_call_province_state", "call_id", "province_code", "state"),
+        CheckConstraint(f"overdue_since IS NULL OR state = '{State.DRAFT.value}'", name="overdue_only_in_draft"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +97,13 @@ class Application(db.Model):
     publicity_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the notice window's end
     rectification_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the stage it is at is due: the call's deadline at county and province level (or this
+    # application's own extension or return grace), the expert-review period, the inspection day,
+    # the notice's end, the rectification deadline; and the level's working-day time limit
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    time_limit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 逾期未提交: a draft still unsent when its due date passed (a flag, not a stage); cleared on reopening
+    overdue_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call: Mapped[Call] = relationship("Call", lazy="joined")
     county: Mapped[County] = relationship(

@@ -62,12 +62,18 @@ HOLDS_QUOTA: tuple[State, ...] = (
     State.RECTIFICATION,
     State.REVOKED,
 )
-# a panel is seated during formal review and added to (加签) during expert review
-PANEL_STATES: tuple[State, ...] = (State.MINISTRY_REVIEW, State.EXPERT_REVIEW)
+# the panel is formed (and added to: 加签) in expert review, once the formal review has passed
+PANEL_STATES: tuple[State, ...] = (State.EXPERT_REVIEW,)
 # a county that was designated: on the public roll, re-checked, possibly revoked
 AFTER_DESIGNATION: tuple[State, ...] = (State.DESIGNATED, State.RECTIFICATION, State.REVOKED)
 # stages in which written objections may have been lodged (from the public notice on)
 OBJECTION_STATES: tuple[State, ...] = (State.PUBLICITY, *AFTER_DESIGNATION, State.REJECTED)
+# a county holding the title may not apply again while it does
+HOLDS_TITLE: tuple[State, ...] = (State.DESIGNATED, State.RECTIFICATION)
+# stages only an application that was sent to the province (or to the ministry) can be at; one that
+# was sent and has come back (returned, recalled, withdrawn later) is known by its audit trail instead
+FROM_PROVINCE: tuple[State, ...] = tuple(s for s in State if s not in (*AT_COUNTY, State.WITHDRAWN))
+FROM_MINISTRY: tuple[State, ...] = tuple(s for s in FROM_PROVINCE if s not in (State.PROVINCE_REVIEW, State.REJECTED))
 # an application that is not withdrawn blocks another of the same county in the same call
 NOT_LIVE: State = State.WITHDRAWN
 

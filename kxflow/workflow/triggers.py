@@ -67,7 +67,16 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         frozenset({Role.COUNTY_STAFF}),
         "提交",
         "Submit",
-        guards=("call_open", "assessment_passed", "indicators_complete", "attachments_present"),
+        guards=(
+            "call_open",
+            "county_eligible",
+            "assessment_passed",
+            "assessment_matches",
+            "indicators_complete",
+            "no_veto_in_figures",
+            "attachments_present",
+            "evidence_present",
+        ),
         takes_comment=False,
     ),
     TriggerSpec(
@@ -126,7 +135,6 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         _MINISTRY,
         "形式审查通过",
         "Accept (formal review)",
-        guards=("panel_ready",),
     ),
     TriggerSpec(
         Trigger.MINISTRY_RETURN,
@@ -303,7 +311,17 @@ def triggers_for(role: str, state: str) -> list[Trigger]:
 
 
 # audited actions that do not move the application
-EVENT_LABELS = {"press": ("催办", "Pressed for action")}
+EVENT_LABELS = {
+    "press": ("催办", "Pressed for action"),
+    "extend": ("延期", "Due date extended"),
+    "reopen": ("重新开放申报", "Reopened after close-out"),
+    "panel_seat": ("专家入组", "Expert seated on the panel"),
+    "panel_recusal": ("专家回避", "Expert stepped aside"),
+    "score": ("专家评分", "Expert scored"),
+    "score_change": ("专家修改评分", "Expert changed scores"),
+    "rectification_report": ("提交整改报告", "Rectification report submitted"),
+    "inspection_cancelled": ("取消考察", "Inspection cancelled"),
+}
 
 
 def trigger_label(name: str, locale: str) -> str:

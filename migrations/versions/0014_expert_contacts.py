@@ -1,14 +1,14 @@
 """an expert's 工作单位, 职称 and 联系电话 in the pool
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-29 07:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
