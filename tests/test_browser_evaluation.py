@@ -79,6 +79,7 @@ def test_the_public_objects_and_the_ministry_resolves(world, new_page):
     objections.get_by_role("button", name="异议不成立").click()
     expect(ministry.locator("#objections")).to_contain_text("不成立：经核实")
     world.travel(clock.now() + timedelta(days=8))
+    login(ministry, "ministry", "我的待办")  # eight days on, the session of before has run out
     ministry.goto(f"/applications/{app_id}")
     designate = ministry.locator("section.actions form:has(button:text-is('命名'))")
     designate.get_by_role("checkbox").check()
