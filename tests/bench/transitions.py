@@ -73,7 +73,7 @@ def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
     from kxflow.indicators.models import definition_for
     from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, County
     from kxflow.workflow.models import Application, Attachment
-    from tests.factories import FULL_INDICATORS, REQUIRED_KINDS
+    from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(uploads)})
     with app.app_context():
@@ -160,7 +160,7 @@ def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
                     "uploaded_at": now,
                 }
                 for code, _, _ in plan
-                for kind in REQUIRED_KINDS
+                for kind in EVIDENCE_KINDS  # every document the figures call for (issue 12)
             ],
         )
         db.session.commit()
