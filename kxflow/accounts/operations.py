@@ -275,7 +275,7 @@ def user_for_token(raw: str) -> User:
     user, token_id, last_used = row
     now = clock.now()
     if last_used is None or now - last_used >= sessions.TOUCH_EVERY:
-        with side_transaction() as conn:
+        with side_transaction(durable=False) as conn:
             conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return user
 

@@ -70,7 +70,7 @@ def check(sid: str | None, user_id: int) -> tuple[UserSession | None, str | None
         _end_rows([row.id], "expired")
         return None, "expired"
     if now - row.last_seen_at >= TOUCH_EVERY:
-        with side_transaction() as conn:
+        with side_transaction(durable=False) as conn:
             conn.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
     return row, None
 
