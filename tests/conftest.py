@@ -143,3 +143,40 @@ def owner_engine(database):
     engine = create_engine(database["url"])
     yield engine
     engine.dispose()
+
+
+# --- each suite's duration, and the time caps of the heavy ones -------------------------------------
+
+# suites (test modules) that drive Chromium, workers or large data, and the most time each may take on
+# this machine; a suite past its cap fails its remaining tests instead of running on
+SUITE_CAPS = {
+    "test_browser.py": 180,
+    "test_browser_evaluation.py": 180,
+    "test_browser_pages.py": 1500,
+    "test_browser_rules.py": 240,
+    "test_browser_dashboard.py": 240,
+    "test_email_delivery.py": 300,
+    "test_exports_pdf.py": 300,
+}
+_suite_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_setup(item):
+    suite = item.path.name
+    cap = SUITE_CAPS.get(suite)
+    if cap is not None and _suite_seconds.get(suite, 0.0) > cap:
+        pytest.fail(f"{suite} has run {_suite_seconds[suite]:.0f} s, past its cap of {cap} s", pytrace=False)
+
+
+def pytest_runtest_logreport(report):
+    suite = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    _suite_seconds[suite] = _suite_seconds.get(suite, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _suite_seconds:
+        return
+    terminalreporter.section(f"suite durations ({BACKEND})")
+    for suite, seconds in sorted(_suite_seconds.items(), key=lambda pair: -pair[1]):
+        cap = SUITE_CAPS.get(suite)
+        terminalreporter.write_line(f"{seconds:8.1f} s  {suite}" + (f"  (cap {cap} s)" if cap else ""))
