@@ -200,3 +200,17 @@ def test_bad_calls_write_nothing(world, change, field):
     assert field in r.json["fields"], r.json["fields"]
     assert world.db_count(Call) == 1
     assert world.db_count(Application) == 0
+
+
+def test_a_form_field_whose_name_cannot_be_read_is_refused_not_a_500(world):
+    """Found by schemathesis: a multipart field whose name ends in a backslash (so its closing quote is escaped)
+    has no name at all, and reached the NUL check as None."""
+    body = b'--b\r\nContent-Disposition: form-data; name="kind\\"\r\n\r\n{}\r\n--b--\r\n'
+    r = world.api(
+        "post",
+        "/api/v1/public/notices/1/objections",
+        data=body,
+        content_type="multipart/form-data; boundary=b",
+    )
+    assert r.status_code == 422, r.json
+    assert r.json["fields"] == {"_body": ["表单中有字段名称无法识别。"]}

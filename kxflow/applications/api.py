@@ -12,6 +12,7 @@ from kxflow.applications import attachments, deadlines, operations, queries
 from kxflow.core import limits
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import FILE_RESPONSES
 from kxflow.core.uploads import download as download_file
 from kxflow.reminders import operations as reminders
 from kxflow.workdays.calendar import provisional
@@ -295,6 +296,7 @@ def upload(form, files, application_id: int):
 
 
 @blp.route("/<int:application_id>/attachments/<int:attachment_id>", methods=["GET"])
+@blp.doc(responses=FILE_RESPONSES)
 def download(application_id: int, attachment_id: int):
     row, path = attachments.attachment_for_download(api_user(), application_id, attachment_id)
     return download_file(path, row.content_type, row.original_name)

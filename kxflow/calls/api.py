@@ -78,7 +78,7 @@ class CallOut(Schema):
 
 class IndicatorOut(Schema):
     key = fields.String()
-    group = fields.String()
+    group = fields.String(allow_none=True)
     label_zh = fields.String()
     label_en = fields.String()
     unit = fields.String()

@@ -53,6 +53,9 @@ def check_request() -> None:
     problems: dict[str, list[str]] = {}
     for source in (request.args, request.form):
         for key, values in source.lists():
+            if key is None:  # a multipart field whose name could not be read
+                problems["_body"] = [gettext("A field of the form has no readable name.")]
+                continue
             if "\x00" in key:
                 problems["_body"] = [gettext("Must not contain a NUL character.")]
             for value in values:

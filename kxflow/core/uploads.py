@@ -44,6 +44,13 @@ ALLOWED = {
     "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", {".xlsx"}),
 }
 _OOXML_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+# the OpenAPI of a route that sends a stored file back: one of the accepted types, as bytes
+FILE_RESPONSES = {
+    200: {
+        "description": "The file, as a download under its original name.",
+        "content": {mime: {"schema": {"type": "string", "format": "binary"}} for _, mime, _ in ALLOWED.values()},
+    }
+}
 _ARCHIVE_ENDINGS = (".zip", ".jar", ".docx", ".xlsx", ".xlsm", ".pptx", ".7z", ".rar", ".gz", ".tar", ".bz2", ".xz")
 # pypdf warns of every oddity of a hostile or sloppy file; the refusal says what matters
 logging.getLogger("pypdf").setLevel(logging.ERROR)

@@ -11,6 +11,7 @@ from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core import limits
 from kxflow.core.fields import ChinaDateTime, Int, SaneDate
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import FILE_RESPONSES
 from kxflow.core.uploads import download as file_download
 from kxflow.inspections import operations, rectification
 from kxflow.workflow.scope import get_application
@@ -165,6 +166,7 @@ def report(form, files, inspection_id: int):
 
 
 @blp.route("/inspections/<int:inspection_id>/files/<int:file_id>", methods=["GET"])
+@blp.doc(responses=FILE_RESPONSES)
 def download(inspection_id: int, file_id: int):
     row, path = operations.file_for_download(api_user(), inspection_id, file_id)
     return file_download(path, row.content_type, row.original_name)

@@ -13,6 +13,7 @@ from kxflow.core import limits
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
+from kxflow.core.uploads import FILE_RESPONSES
 from kxflow.core.uploads import download as file_download
 from kxflow.publicity import challenge, operations
 
@@ -145,6 +146,7 @@ def resolve(body, objection_id: int):
 
 
 @blp.route("/objections/<int:objection_id>/scan", methods=["GET"])
+@blp.doc(responses=FILE_RESPONSES)
 def scan(objection_id: int):
     row, path = operations.scan_for_download(api_user(), objection_id)
     return file_download(path, row.scan_content_type, row.scan_original_name)
