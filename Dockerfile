@@ -14,4 +14,4 @@ RUN pip install --no-cache-dir --no-deps . && pybabel compile -d kxflow/translat
     && useradd --system --home /app kxflow && mkdir -p /data/uploads && chown kxflow /data/uploads
 USER kxflow
 EXPOSE 8000
-CMD ["gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "wsgi:app"]
+CMD ["gunicorn", "--limit-request-line", "8190", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "wsgi:app"]

@@ -41,6 +41,7 @@ def test_every_kind_of_error_answer_matches_the_documented_envelope(world, app):
         403: world.api("get", "/api/v1/experts", "zj_staff"),
         404: world.api("get", "/api/v1/applications/999999", "ministry"),
         405: world.api("delete", "/api/v1/calls", "ministry"),
+        414: world.api("get", "/api/v1/applications?q=" + "安" * 2000, "ministry"),
         "409 state": world.fire(
             app_id, "county_approve", "zj_leader", comment="x"
         ),  # a draft: the ministry would not see it
@@ -60,6 +61,7 @@ def test_every_kind_of_error_answer_matches_the_documented_envelope(world, app):
         assert response.status_code == (label if isinstance(label, int) else int(label.split()[0])), (label, body)
         assert body["status"] == response.status_code and isinstance(body["error"], str) and body["error"]
         assert _conforms(body, envelope, spec) == [], (label, body)
+    assert answers[414].json["error"] == "地址过长，请缩短搜索词或减少筛选条件。"
     conflict = answers["409 state"].json
     assert conflict["state"] == "draft" and "county_approve" not in conflict["allowed_triggers"]
     assert answers["422 rows"].json["rows"][0]["field"] == "county_code"

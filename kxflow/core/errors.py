@@ -60,6 +60,13 @@ class Invalid(AppError):
     default_message = _l("Some fields are not valid.")
 
 
+class AddressTooLong(AppError):
+    """A query string longer than any page or API call needs (gunicorn refuses longer request lines itself)."""
+
+    status, code = 414, "uri_too_long"
+    default_message = _l("The address is too long; shorten the search or the filters.")
+
+
 class Unavailable(AppError):
     """The database went away in the middle of the request: nothing was saved; trying again is safe."""
 

@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from kxflow.core import limits
 from kxflow.core.db import db
-from kxflow.core.errors import Invalid
+from kxflow.core.errors import AddressTooLong, Invalid
 from kxflow.core.fields import INT32
 
 
@@ -49,7 +49,12 @@ def _walk(value: Any, name: str, out: dict[str, list[str]]) -> None:
             _walk(item, f"{name}.{index}" if name else str(index), out)
 
 
+MAX_QUERY_BYTES = 4096  # well below gunicorn's request-line limit (8190, set where it is started)
+
+
 def check_request() -> None:
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise AddressTooLong()
     problems: dict[str, list[str]] = {}
     for source in (request.args, request.form):
         for key, values in source.lists():

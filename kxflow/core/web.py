@@ -23,6 +23,7 @@ ERROR_TITLES = {
     405: _l("This method is not allowed here."),
     409: _l("Someone acted first"),
     413: _l("The upload is too large"),
+    414: _l("The address is too long"),
     422: _l("Some fields are not valid."),
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),

@@ -297,6 +297,8 @@ def main() -> int:
             sys.executable,
             "-m",
             "gunicorn",
+            "--limit-request-line",
+            "8190",
             "-w",
             str(args.workers),
             "-k",
