@@ -16,7 +16,7 @@ UV_VERSION := 0.13.8
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 
 # (messages: see below)
-.PHONY: diagram messages install translations run reset-demo services test test-sqlite test-postgres lint bench clean lock vendor
+.PHONY: diagram messages install translations run reset-demo services test test-sqlite test-postgres lint bench replay clean lock vendor
 
 # Every dependency, transitive included, comes from the hashed lock; the project itself is not in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -94,6 +94,11 @@ vendor: $(STAMP)
 
 diagram: install
 	$(BIN)/python -m tests.render_workflow
+
+# The national cycle replayed on PostgreSQL with a real worker and SMTP server (tests/replay.py); COUNTIES=n
+# for a shorter run (make test runs 36).
+replay: install services
+	KXFLOW_TEST_DB=postgresql KXFLOW_REPLAY_COUNTIES=$(or $(COUNTIES),1869) $(BIN)/pytest tests/test_replay.py -q
 
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)

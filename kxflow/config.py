@@ -9,6 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
+from kxflow.core import clock
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("KXFLOW_INSTANCE", ROOT / "instance"))
 ENVIRONMENTS = ("development", "testing", "production")
@@ -158,6 +160,8 @@ def unsafe_settings(cfg: dict) -> list[str]:
         problems.append("SECRET_KEY must be set (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
     elif len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10:
         problems.append(f"SECRET_KEY must be a random value of at least {MIN_SECRET_LENGTH} characters")
+    if clock.offset():
+        problems.append(f"{clock.OFFSET_VARIABLE} must not be set (it moves the clock; replays only)")
     if cfg.get("DEBUG"):
         problems.append("DEBUG must be off")
     if cfg.get("TESTING"):

@@ -8,12 +8,14 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
 from kxflow import config
 from kxflow.config import ConfigError, load, unsafe_settings
+from kxflow.core import clock
 
 SAFE = {
     "SECRET_KEY": "f3a9c1e0b27d48e5a6c9d0e1f2a3b4c5d6e7f8091a2b3c4d",
@@ -63,6 +65,16 @@ def test_a_weak_secret_and_unsafe_overrides_are_refused(env):
         }
     )
     assert len(problems) == 4
+
+
+def test_a_moved_clock_is_refused_in_production(env, monkeypatch):
+    """The replay's clock offset must never reach a real instance: deadlines and sessions would move with it."""
+    for name, value in SAFE.items():
+        env.setenv(name, value)
+    assert load()["SECRET_KEY"] == SAFE["SECRET_KEY"]
+    monkeypatch.setattr(clock, "_offset", timedelta(days=3))
+    with pytest.raises(ConfigError, match="KXFLOW_CLOCK_OFFSET_SECONDS must not be set"):
+        load()
 
 
 def test_the_image_alone_refuses_to_start(env, tmp_path):

@@ -5,15 +5,26 @@ All times are timezone-aware UTC; pages convert to Asia/Shanghai for display.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _frozen: datetime | None = None
+# A replay runs its worker processes days ahead of the wall clock, time still flowing there (retries, locks);
+# production refuses to start with it set (config.unsafe_settings).
+OFFSET_VARIABLE = "KXFLOW_CLOCK_OFFSET_SECONDS"
+_offset = timedelta(seconds=float(os.environ.get(OFFSET_VARIABLE) or 0))
 
 
 def now() -> datetime:
-    return _frozen if _frozen is not None else datetime.now(UTC)
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(UTC) + _offset if _offset else datetime.now(UTC)
+
+
+def offset() -> timedelta:
+    return _offset
 
 
 def freeze(at: datetime | None) -> None:
