@@ -236,3 +236,14 @@ def test_a_slow_smtp_server_does_not_stall_the_queue(world, app, smtp_sink, monk
     assert (run.sent, run.failed) == (1, 0)
     assert all_sent(app, len(ids))
     assert len(smtp_sink.messages) == 4 and set(smtp_sink.ids().values()) == {1}
+
+
+def test_a_run_sends_its_batch_over_one_connection(world, app, smtp_sink, monkeypatch):
+    """One SMTP handshake per dispatcher run, not per message; each message still its own transaction."""
+    ids = pending_emails(world, 6)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        run = dispatch_due()
+    assert run.sent == 6 and all_sent(app, len(ids))
+    assert len(smtp_sink.messages) == 6 and len(set(smtp_sink.peers)) == 1

@@ -66,6 +66,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.messages: list[email.message.Message] = []
+        self.peers: list[tuple[str, int]] = []  # the client address of each accepted message: one per connection
         self.stall_on: int | None = None  # the n-th message (1-based) is held until released
         self.stalled = threading.Event()
         self.release = threading.Event()
@@ -80,6 +81,7 @@ class SmtpSink:
                 await __import__("asyncio").sleep(0.05)
             return "451 aborted: the sender went away"  # not accepted, not kept
         self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        self.peers.append(session.peer)
         return "250 OK"
 
     def start(self) -> None:

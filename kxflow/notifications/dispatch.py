@@ -53,7 +53,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** (attempts - 1), 6 * 3600))
 
 
-def dispatch_one(notification_id: int, run: DispatchRun) -> None:
+def dispatch_one(notification_id: int, run: DispatchRun, mailer: email.Mailer) -> None:
     stmt = select(Notification).where(Notification.id == notification_id, Notification.email_status == "pending")
     if is_postgres():
         stmt = stmt.with_for_update(skip_locked=True)
@@ -80,7 +80,7 @@ def dispatch_one(notification_id: int, run: DispatchRun) -> None:
         return
     row.email_attempts = attempt
     try:
-        email.send(email.build(row, recipient))
+        mailer.send(email.build(row, recipient))
     except Exception as exc:  # SMTP refused or down, or this one message cannot be built: retry later
         if not isinstance(exc, smtplib.SMTPException | OSError):
             log.exception("e-mail for notification %s could not be built", row.id)
@@ -114,6 +114,7 @@ def dispatch_due(limit: int = 200) -> DispatchRun:
     with exclusive("email-dispatch") as held:
         run = DispatchRun(held_lock=held)
         if held:
-            for notification_id in due_ids(limit):
-                dispatch_one(notification_id, run)
+            with email.Mailer() as mailer:
+                for notification_id in due_ids(limit):
+                    dispatch_one(notification_id, run, mailer)
         return run

@@ -45,20 +45,66 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
     return msg
 
 
-def send(msg: EmailMessage) -> None:
-    """Hands the message to the SMTP server, or writes it to the sink folder when none is configured."""
+def _to_folder(msg: EmailMessage) -> None:
+    folder = Path(current_app.config["MAIL_SINK_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    name = msg["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(bytes(msg))
+    tmp.replace(folder / f"{name}.eml")  # atomic: a reader never sees half a message
+
+
+def _connect() -> smtplib.SMTP:
     cfg = current_app.config
-    if not cfg["MAIL_SERVER"]:
-        folder = Path(cfg["MAIL_SINK_FOLDER"])
-        folder.mkdir(parents=True, exist_ok=True)
-        name = msg["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(folder / f"{name}.eml")  # atomic: a reader never sees half a message
-        return
-    with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT_SECONDS"]) as smtp:
+    smtp = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT_SECONDS"])
+    try:
         if cfg["MAIL_USE_TLS"]:
             smtp.starttls()
         if cfg["MAIL_USERNAME"]:
             smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"] or "")
-        smtp.send_message(msg)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+class Mailer:
+    """One SMTP connection for a dispatcher run: opened on first use, dropped after any failure (the next
+    message opens a fresh one), so a batch costs one handshake instead of one per message."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, msg: EmailMessage) -> None:
+        """Hands the message to the SMTP server, or writes it to the sink folder when none is configured."""
+        if not current_app.config["MAIL_SERVER"]:
+            _to_folder(msg)
+            return
+        reused = self._smtp is not None
+        try:
+            if self._smtp is None:
+                self._smtp = _connect()
+            self._smtp.send_message(msg)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            if not reused:
+                raise
+            self._smtp = _connect()  # the server closed an idle connection: once more on a new one
+            self._smtp.send_message(msg)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
