@@ -38,17 +38,15 @@ def _name(user: User) -> str:
 
 
 def unit_label(app: Application) -> str:
-    """The unit holding the application at its stage, e.g. 浙江省 · 省科技厅审核人员 (— when nobody acts)."""
+    """The unit holding the application at its stage, e.g. 浙江省 · 省科技厅审核人 (— when nobody acts)."""
     role = holders.unit_role(app)
     if role is None:
         return "—"
     if role in (Role.COUNTY_STAFF, Role.COUNTY_LEADER):
-        scope = app.county.name
-    elif role == Role.PROVINCE_REVIEWER:
-        scope = app.county.province.name
-    else:
-        scope = gettext("Ministry")
-    return f"{scope} · {ROLE_LABELS[role]}"
+        return f"{app.county.name} · {ROLE_LABELS[role]}"
+    if role == Role.PROVINCE_REVIEWER:
+        return f"{app.county.province.name} · {ROLE_LABELS[role]}"
+    return str(ROLE_LABELS[role])  # the ministry's staff: one unit nationwide
 
 
 @dataclass(frozen=True)
