@@ -403,3 +403,20 @@ def test_claim_race_second_claim_is_refused(world):
     assert r.status_code == 409 and r.json["holder"] == "张审核" and "张审核" in r.json["error"]
     assert world.api("post", f"/api/v1/applications/{app_id}/claim", "zj_reviewer").status_code == 200  # idempotent
     assert [r.trigger for r in trail(world, app_id)].count("claim") == 1
+
+
+def test_demo_shows_a_claimed_task_a_delegation_a_deputy_and_a_cc(app):
+    assert app.test_cli_runner().invoke(args=["kxflow", "seed-demo"]).exit_code == 0
+    demo = World(app=app, client=app.test_client())
+    with app.app_context():
+        for name in ("ministry", "ministry2", "sc_province", "sc_leader"):
+            demo.ids[name] = db.session.scalar(select(User.id).where(User.username == name))
+    changxing = demo.api("get", "/api/v1/applications?q=长兴县", "ministry").json["items"][0]
+    assert changxing["handler"] == "科技部 张司长"
+    assert handler(demo, changxing["id"], "ministry")["delegate_id"] == demo.ids["ministry2"]
+    dayi = demo.api("get", "/api/v1/applications?q=大邑县", "sc_province").json["items"][0]
+    assert dayi["handler"] == "四川省科技厅 刘处长"
+    named = demo.api("get", "/api/v1/me/deputies", "ministry").json["named"]
+    assert [(d["deputy_name"], d["running"]) for d in named] == [("科技部 孙处长", True)]
+    copies = demo.api("get", "/api/v1/copies", "sc_leader").json
+    assert [(c["county_name"], c["event"]) for c in copies] == [("大邑县", "press")]
