@@ -47,6 +47,10 @@ def at_province(world: World) -> int:
     return app_id
 
 
+def act(world: World, app_id: int, what: str, user: str, **body):
+    return world.api("post", f"/api/v1/applications/{app_id}/{what}", user, json=body)
+
+
 def handler(world: World, app_id: int, user: str = "zj_reviewer") -> dict:
     r = world.api("get", f"/api/v1/applications/{app_id}/handler", user)
     assert r.status_code == 200, r.json
@@ -99,6 +103,11 @@ def test_claimed_task_is_the_holders_alone_and_others_get_409_naming_them(world)
     at_ministry = handler(world, app_id, "ministry")
     assert at_ministry["holder_id"] is None and at_ministry["handler"] == "科技部工作人员"
     assert [r.trigger for r in trail(world, app_id)][-2:] == ["claim", "province_recommend"]
+    # claimed at the ministry and returned: back at province review it is the unit's again, claimed anew
+    assert act(world, app_id, "claim", "ministry").status_code == 200
+    world.walk(app_id, ("ministry_return", "ministry"))
+    assert handler(world, app_id)["holder_id"] is None
+    assert act(world, app_id, "claim", "zj_reviewer").json["holder_id"] == world.ids["zj_reviewer"]
 
 
 def test_unclaimed_task_is_open_to_the_whole_unit(world):
@@ -265,7 +274,7 @@ def test_cc_on_press_and_from_the_pages(world):
     page = lead.text("/copies")
     assert "催办" in page and "请加快" in page and "<strong>未读</strong>" in page
     copy_id = world.api("get", "/api/v1/copies", "zj_lead").json[0]["id"]
-    r = lead.post_form(f"/copies/{copy_id}/open", {}, page="/copies")
+    r = lead.post_form(f"/copies/{copy_id}/open", {}, page="/copies")  # opening it from 抄送我的
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/applications/{app_id}")
     assert "<strong>未读</strong>" not in lead.text("/copies")
 
@@ -420,3 +429,14 @@ def test_demo_shows_a_claimed_task_a_delegation_a_deputy_and_a_cc(app):
     assert [(d["deputy_name"], d["running"]) for d in named] == [("科技部 孙处长", True)]
     copies = demo.api("get", "/api/v1/copies", "sc_leader").json
     assert [(c["county_name"], c["event"]) for c in copies] == [("大邑县", "press")]
+
+
+def test_opening_the_notice_of_a_copy_reads_the_copy(world):
+    app_id = at_province(world)
+    act(world, app_id, "press", "ministry", cc=[world.ids["zj_lead"]])
+    notices = world.api("get", "/api/v1/notifications", "zj_lead").json["items"]
+    notice = next(n for n in notices if "抄送" in n["message"])
+    lead = Browser(world.app, "zj_lead")
+    r = lead.post_form(f"/notifications/{notice['id']}/open", {}, page="/notifications")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/applications/{app_id}")
+    assert world.api("get", "/api/v1/copies?unread=true", "zj_lead").json == []

@@ -13,11 +13,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from kxflow.accounts.models import User
-from kxflow.applications import handling
+from kxflow.applications import handling, operations
 from kxflow.applications.sections import detail_section
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item, perform
 from kxflow.notifications import copies
+from kxflow.reminders import operations as reminders
 from kxflow.workflow import holders
 from kxflow.workflow.models import Application
 
@@ -47,9 +48,14 @@ def _section(user: User, app: Application) -> dict:
         "may_delegate": may_delegate,
         "may_give_opinion": handling.may_give_opinion(user, app),
         "colleagues": handling.colleagues(user, app) if (may_hand_on or may_delegate) else [],
-        "cc_candidates": handling.cc_candidates(user, app),
+        # only where a step can be taken from the page: a trigger or 催办
+        "cc_candidates": handling.cc_candidates(user, app) if _takes_steps(user, app) else [],
         "unread_copies": [c for c in copies.copied_to(user, unread_only=True) if c.application_id == app.id],
     }
+
+
+def _takes_steps(user: User, app: Application) -> bool:
+    return bool(operations.allowed_triggers(app, user)) or reminders.can_press(user, app)
 
 
 def _back(application_id: int):
