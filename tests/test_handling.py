@@ -133,6 +133,8 @@ def test_transfer_to_a_colleague_of_the_unit_with_a_reason(world):
     assert len(trail(world, app_id)) == before  # nothing written
     assert handler(world, app_id)["holder_id"] == world.ids["zj_reviewer"]
 
+    named = world.api("get", f"/api/v1/applications/{app_id}/colleagues", "zj_reviewer").json
+    assert sorted(c["name"] for c in named) == ["李处长", "王审核"]
     body = {"to_user_id": world.ids["zj_reviewer2"], "reason": "本人出差，请王审核办理"}
     r = world.api("post", f"/api/v1/applications/{app_id}/transfer", "zj_reviewer", json=body)
     assert r.status_code == 200 and r.json["handler"] == "王审核"
@@ -289,6 +291,7 @@ def test_cc_on_press_and_from_the_pages(world):
     )
     assert r.status_code == 302
     assert received(world, "cc") == ["zj_lead", "zj_leader"]
+    assert "下一步办理人：科技部工作人员。" in reviewer.text(r.headers["Location"])
 
 
 # --- 2. deputies ------------------------------------------------------------------------------------

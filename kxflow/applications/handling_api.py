@@ -66,6 +66,20 @@ def handler(application_id: int):
     return _handler(get_application(api_user(), application_id))
 
 
+class ColleagueOut(Schema):
+    id = Int()
+    name = fields.Function(lambda u: holders.holder_name(u))
+    is_lead = fields.Boolean()
+
+
+@blp.route("/applications/<int:application_id>/colleagues", methods=["GET"])
+@blp.response(200, ColleagueOut(many=True))
+def colleagues(application_id: int):
+    """The colleagues of the unit holding the application (whom to transfer or delegate it to)."""
+    user = api_user()
+    return handling.colleagues(user, get_application(user, application_id))
+
+
 @blp.route("/applications/<int:application_id>/claim", methods=["POST"])
 @blp.response(200, HandlerOut)
 def claim(application_id: int):

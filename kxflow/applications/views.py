@@ -331,7 +331,7 @@ def transition(application_id: int):
         return redirect(url_for("applications_web.detail", application_id=application_id))
     try:
         with transaction():
-            handling.fire(
+            app = handling.fire(
                 current_user,
                 application_id,
                 trigger,
@@ -346,4 +346,7 @@ def transition(application_id: int):
         return _detail(application_id, kept={trigger: request.form.get("comment") or ""}, status=422)
     else:
         flash(gettext("Done: %(action)s.", action=spec.label_en if locale().startswith("en") else spec.label_zh))
+        next_handler = handling.handler_of(app).label
+        if next_handler != "—":  # who has it next
+            flash(gettext("Now with: %(handler)s.", handler=next_handler))
     return redirect(url_for("applications_web.detail", application_id=application_id))
