@@ -19,6 +19,7 @@ from kxflow.core.fields import CHINA
 from kxflow.notifications.models import Notification
 from kxflow.workflow.models import AuditRecord
 from tests.factories import PASSWORD, World
+from tests.test_concurrency import at_once
 from tests.web_support import Browser
 
 
@@ -443,3 +444,15 @@ def test_opening_the_notice_of_a_copy_reads_the_copy(world):
     r = lead.post_form(f"/notifications/{notice['id']}/open", {}, page="/notifications")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/applications/{app_id}")
     assert world.api("get", "/api/v1/copies?unread=true", "zj_lead").json == []
+
+
+def test_colleagues_claiming_at_once_one_gets_it(world):
+    app_id = at_province(world)
+    add_user(world, "zj_reviewer3", "province_reviewer", province="330000")
+    claimants = ["zj_reviewer", "zj_reviewer2", "zj_lead", "zj_reviewer3"]
+    results = at_once(world, [(f"/api/v1/applications/{app_id}/claim", {}, user) for user in claimants])
+    codes = sorted(code for code, _ in results)
+    assert codes == [200, 409, 409, 409], results
+    winner = next(body["holder_id"] for code, body in results if code == 200)
+    assert handler(world, app_id)["holder_id"] == winner
+    assert [r.trigger for r in trail(world, app_id)].count("claim") == 1

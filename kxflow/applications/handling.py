@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import ROLE_LABELS, Role
@@ -152,6 +153,22 @@ def _tell(user_ids: list[int], app: Application, event: str, audit: AuditRecord,
     )
 
 
+def _take(app: Application, holder_id: int) -> None:
+    """Makes ``holder_id`` the holder of an unclaimed application. Of two taking it at once, the second finds the
+    first's row (one per application) and is refused naming them; a claim of an earlier stage is cleared first."""
+    db.session.execute(delete(TaskHolder).where(TaskHolder.application_id == app.id, TaskHolder.state != app.state))
+    try:
+        with db.session.begin_nested():
+            db.session.add(TaskHolder(application_id=app.id, state=app.state, holder_id=holder_id, since=clock.now()))
+    except IntegrityError:
+        winner = db.session.scalars(
+            select(TaskHolder).where(TaskHolder.application_id == app.id).execution_options(populate_existing=True)
+        ).first()
+        if winner is None:  # pragma: no cover - the row that conflicted is there
+            raise Conflict() from None
+        raise _busy(winner) from None
+
+
 def claim(user: User, application_id: int) -> Application:
     """认领: the task leaves the unit's pool and becomes this user's (409 naming the holder if someone has it)."""
     app = _locked(user, application_id)
@@ -160,9 +177,7 @@ def claim(user: User, application_id: int) -> Application:
         if row.holder_id == user.id:
             return app
         raise _busy(row)
-    db.session.execute(delete(TaskHolder).where(TaskHolder.application_id == app.id))  # a claim of an earlier stage
-    db.session.add(TaskHolder(application_id=app.id, state=app.state, holder_id=user.id, since=clock.now()))
-    db.session.flush()  # of two claiming at once, the second fails here (one row per application)
+    _take(app, user.id)
     _audit(app, user, "claim")
     return app
 
@@ -188,8 +203,7 @@ def transfer(user: User, application_id: int, to_user_id: int | None, reason: st
     behalf = holders.on_behalf(user, app)
     now = clock.now()
     if row is None:
-        db.session.execute(delete(TaskHolder).where(TaskHolder.application_id == app.id))
-        db.session.add(TaskHolder(application_id=app.id, state=app.state, holder_id=target.id, since=now))
+        _take(app, target.id)
     else:
         row.holder_id, row.since, row.delegate_id, row.delegated_at = target.id, now, None, None
     db.session.flush()
