@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
+from kxflow.applications import handling
 from kxflow.applications.attachments import add_attachment
 from kxflow.applications.deadlines import extend
 from kxflow.applications.operations import create_application, fire_trigger, update_indicators
@@ -34,6 +35,7 @@ DEMO_PASSWORD = "kxflow-demo-2026"
 # username, role, county, province, display name
 DEMO_USERS = (
     ("ministry", "ministry_staff", None, None, "科技部 张司长"),
+    ("ministry2", "ministry_staff", None, None, "科技部 孙处长"),
     ("admin", "admin", None, None, "系统管理员"),
     ("zj_province", "province_reviewer", None, "330000", "浙江省科技厅 李处长"),
     ("zj_county", "county_staff", "330523", None, "安吉县科技局 王科员"),
@@ -110,6 +112,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         app = create_application(users["zj_county"], call.id)
         update_indicators(users["zj_county"], app.id, DEMO_INDICATORS)
         _applications_at_every_stage(call, users)
+        _people_at_work(users)
         _closed_out_call(_Stages(users), users)
     db.session.flush()
     return [(u.username, u.role, u.display_name) for u in users.values()]
@@ -300,6 +303,21 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
         "县政府常务会议安排在截止日后，同意延期两周。",
     )
     _designated_three_years_ago(stages, users)
+
+
+def _people_at_work(users: dict[str, User]) -> None:
+    """Work done by people: 李处长 leads 浙江's reviewers; 四川's reviewer has claimed 大邑县, and the ministry's
+    催办 of it is copied (抄送) to 大邑县's leader; 张司长 has claimed 长兴县 and asked 孙处长 for an opinion (委派);
+    孙处长 is 张司长's deputy for the next two weeks."""
+    users["zj_province"].is_lead = True
+    dayi = db.session.scalar(select(Application).where(Application.county_code == "510129"))
+    changxing = db.session.scalar(select(Application).where(Application.county_code == "330522"))
+    handling.claim(users["sc_province"], dayi.id)
+    handling.press(users["ministry"], dayi.id, "推荐截止日临近，请本周内完成审核。", cc=[users["sc_leader"].id])
+    handling.claim(users["ministry"], changxing.id)
+    handling.delegate(users["ministry"], changxing.id, users["ministry2"].id, "请核对科技平台证明材料。")
+    today = clock.now().astimezone(CHINA).date()
+    handling.name_deputy(users["ministry"], users["ministry2"].id, today, today + timedelta(days=14))
 
 
 def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:

@@ -152,6 +152,7 @@ def owner_engine(database):
 SUITE_CAPS = {
     "test_browser.py": 180,
     "test_browser_evaluation.py": 180,
+    "test_browser_handling.py": 180,
     "test_browser_pages.py": 1500,
     "test_browser_rules.py": 240,
     "test_browser_dashboard.py": 240,

@@ -62,6 +62,12 @@ PAGES: dict[str, list[str]] = {
     "sc_province": [
         "/tasks",
         "/applications/{app:大邑县}",
+        "/account/deputies",
+    ],
+    "sc_leader": [
+        "/tasks",
+        "/copies",
+        "/applications/{app:大邑县}",
     ],
     "ministry": [
         "/tasks",
@@ -74,6 +80,8 @@ PAGES: dict[str, list[str]] = {
         "/applications/{app:都江堰市}",
         "/applications/{app:彭州市}",
         "/notifications",
+        "/copies",
+        "/account/deputies",
         "/schedule",
         "/calls",
         "/calls/new",

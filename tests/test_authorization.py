@@ -215,6 +215,18 @@ def stage(world):
     from kxflow.core.db import db
 
     with world.app.app_context():
+        # a deputy arrangement of the clerk and a copy (抄送) to the clerk: rows the outsiders must not find
+        from kxflow.core import clock
+        from kxflow.notifications.copies import CarbonCopy
+        from kxflow.workflow.holders import Deputy
+
+        today = clock.now().date()
+        deputy = Deputy(user_id=world.ids["zj_staff"], deputy_id=world.ids["zj_leader"], starts_on=today, ends_on=today)
+        audit_id = db.session.scalar(select(AuditRecord.id).where(AuditRecord.application_id == app_id).limit(1))
+        clerk, ministry = world.ids["zj_staff"], world.ids["ministry"]
+        copy = CarbonCopy(application_id=app_id, audit_id=audit_id, sender_id=ministry, recipient_id=clerk)
+        db.session.add_all([deputy, copy])
+        db.session.commit()
         panel = db.session.scalars(select(Assignment).where(Assignment.application_id == app_id)).all()
         ids = {
             "application_id": app_id,
@@ -231,6 +243,8 @@ def stage(world):
             "user_id": world.ids["zj_staff"],
             "expert_id": world.ids["expert_bj"],
             "call_id": world.call_id,
+            "deputy_row_id": deputy.id,
+            "copy_id": copy.id,
         }
         seated = {a.expert_id for a in panel}
         assert db.session.get(Inspection, inspection) is not None and all(ids.values()), ids

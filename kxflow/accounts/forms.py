@@ -27,6 +27,7 @@ class UserForm(FlaskForm):
     province_code = SelectField(_l("Province (for province reviewers and experts)"), validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(max=256)])
     active = BooleanField(_l("Active"), default=True)
+    is_lead = BooleanField(_l("Lead of the unit (may reassign any of its tasks)"), default=False)
 
 
 class SettingsForm(FlaskForm):

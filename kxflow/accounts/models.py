@@ -45,6 +45,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # requests for action are always e-mailed; the rest (for information) only on request
     email_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a lead of their unit (set by an administrator): may reassign any task of the unit and act on it
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # set by an administrator's reset (or a new account's initial password): change it before anything else

@@ -176,6 +176,25 @@ def update_user(
     return user
 
 
+def set_lead(actor: User, user_id: int, is_lead: bool) -> User:
+    """Makes a user a lead of their unit (they may reassign any of its tasks and act on them), or not."""
+    require_admin(actor)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    if bool(user.is_lead) != is_lead:
+        record(
+            "user_changed",
+            user_id=actor.id,
+            username=actor.username,
+            target_user_id=user.id,
+            detail={"before": {"is_lead": bool(user.is_lead)}, "after": {"is_lead": is_lead}},
+        )
+        user.is_lead = is_lead
+    db.session.flush()
+    return user
+
+
 def reset_password(actor: User, user: User, password: str, *, checked: bool = False) -> None:
     """An administrator sets a temporary password: every session and token of the user ends, and the user must
     choose a new password at the next login."""

@@ -348,6 +348,7 @@ def edit_user(user_id: int | None = None):
                         email=data["email"] or None,
                         password=data["password"] or None,
                     )
+                    operations.set_lead(current_user, user.id, bool(data["is_lead"]))
         except Invalid as exc:
             errors = exc.extra.get("fields", {})
         else:

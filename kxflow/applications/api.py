@@ -8,13 +8,12 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
-from kxflow.applications import attachments, deadlines, operations, queries
+from kxflow.applications import attachments, deadlines, handling, operations, queries
 from kxflow.core import limits
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import FILE_RESPONSES
 from kxflow.core.uploads import download as download_file
-from kxflow.reminders import operations as reminders
 from kxflow.workdays.calendar import provisional
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import get_application
@@ -52,6 +51,10 @@ class ApplicationOut(Schema):
     )
     time_limit_at = ChinaDateTime(allow_none=True, metadata={"description": "the level's working-day time limit"})
     overdue_since = ChinaDateTime(allow_none=True, metadata={"description": "逾期未提交: not sent by its due date"})
+    handler = fields.Function(
+        lambda a: handling.handler_of(a).label,
+        metadata={"description": "当前办理人: the person holding it at its stage, or its unit while unclaimed"},
+    )
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -89,6 +92,7 @@ class TransitionIn(Schema):
     comment = fields.String(allow_none=True, validate=validate.Length(max=limits.COMMENT))
     version = Int()
     deadline = ChinaDateTime(allow_none=True, metadata={"description": "fail_recheck: the rectification deadline"})
+    cc = fields.List(Int(), load_default=list, metadata={"description": "抄送: ids of users who may read it"})
 
 
 class TransitionOut(Schema):
@@ -177,13 +181,14 @@ def patch(body, application_id: int):
 @blp.response(200, TransitionOut)
 def transition(body, application_id: int):
     with transaction():
-        app = operations.fire_trigger(
+        app = handling.fire(
             api_user(),
             application_id,
             body["trigger"],
             body.get("comment"),
             body.get("version"),
             deadline=body.get("deadline"),
+            cc=body["cc"],
         )
     return app
 
@@ -253,6 +258,7 @@ def follow_up():
 
 class PressIn(Schema):
     comment = fields.String(allow_none=True, validate=validate.Length(max=limits.PRESS_COMMENT))
+    cc = fields.List(Int(), load_default=list, metadata={"description": "抄送: ids of users who may read it"})
 
 
 class PressOut(Schema):
@@ -266,7 +272,7 @@ class PressOut(Schema):
 def press(body, application_id: int):
     """催办: remind the current holder now (a level above only; once a day per application)."""
     with transaction():
-        reminder = reminders.press(api_user(), application_id, body.get("comment"))
+        reminder = handling.press(api_user(), application_id, body.get("comment"), body["cc"])
     return reminder
 
 

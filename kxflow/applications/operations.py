@@ -27,6 +27,7 @@ from kxflow.notifications.operations import notify_transition
 from kxflow.regions.models import County
 from kxflow.reminders.operations import plan_for_stage, set_stage_dates
 from kxflow.workflow import audit as audit_trail
+from kxflow.workflow import holders
 from kxflow.workflow.guards import GuardContext
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
@@ -259,6 +260,7 @@ def fire_trigger(
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
+    holders.require_may_act(user, app)  # claimed by someone else at this level: 409 naming them
     limits.require_length("comment", comment, limits.COMMENT)
     comment = comment.strip() if comment and comment.strip() else None
     now = clock.now()
@@ -270,7 +272,7 @@ def fire_trigger(
         raise Invalid(fields={"deadline": [gettext("A future deadline, for a failed re-check only.")]})
 
     from_state = app.state
-    snapshot = _snapshot(app, ctx)
+    snapshot = {**_snapshot(app, ctx), **holders.on_behalf(user, app)}
     if not MACHINE.events[trigger].trigger(app, ctx=ctx):  # pragma: no cover - guards were checked above
         raise GuardFailed(reasons=ctx.all_reasons(spec.guards))
     if spec.bumps_revision:
@@ -281,6 +283,7 @@ def fire_trigger(
         app.overdue_since = None  # the flag is the draft's; sent (or given up) it no longer applies
     app.state_changed_at = now
     app.updated_at = now
+    holders.clear_if_moved(app, from_state)
     audit = audit_trail.append(app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot)
     db.session.flush()  # the version check happens here: a concurrent winner makes this fail
     notify_transition(app, audit)

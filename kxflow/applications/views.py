@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kxflow.accounts.roles import Role
-from kxflow.applications import attachments, deadlines, operations, queries
+from kxflow.applications import attachments, deadlines, handling, operations, queries
 from kxflow.applications.forms import parse_indicator_form
 from kxflow.applications.sections import sections_for
 from kxflow.calls.operations import list_calls
@@ -73,10 +73,12 @@ def tasks():
         landing = landing_for(current_user)
         if landing is not None:
             return redirect(url_for(landing))
-    items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
+    waiting = handling.inbox_order(current_user, queries.tasks(current_user))  # mine, then the unit's unclaimed
+    items = [(app, queries.urgency(app)) for app in waiting]
     return render_template(
         "applications/tasks.html",
         items=items,
+        handlers=handling.handlers(waiting),
         counts=queries.counts_by_state(current_user),
         states=STATE_NAMES,
         offers=operations.call_offers(current_user),
@@ -111,6 +113,7 @@ def index():
         provinces=provinces,
         states=STATE_NAMES,
         urgency=queries.urgency,
+        handlers=handling.handlers(result.items),
         sort=sort,
         spans_provinces=nationwide(current_user),
     )
@@ -296,7 +299,9 @@ def extend(application_id: int):
 def press(application_id: int):
     try:
         with transaction():
-            reminders.press(current_user, application_id, request.form.get("comment"))
+            handling.press(
+                current_user, application_id, request.form.get("comment"), request.form.getlist("cc", type=int)
+            )
     except Conflict as exc:
         flash(str(exc.message), "error")
     else:
@@ -326,13 +331,14 @@ def transition(application_id: int):
         return redirect(url_for("applications_web.detail", application_id=application_id))
     try:
         with transaction():
-            operations.fire_trigger(
+            app = handling.fire(
                 current_user,
                 application_id,
                 trigger,
                 request.form.get("comment"),
                 request.form.get("version", type=int),
                 deadline=_end_of_day(request.form.get("deadline")),
+                cc=request.form.getlist("cc", type=int),
             )
     except (GuardFailed, Invalid) as exc:
         flash_problems(exc)
@@ -340,4 +346,7 @@ def transition(application_id: int):
         return _detail(application_id, kept={trigger: request.form.get("comment") or ""}, status=422)
     else:
         flash(gettext("Done: %(action)s.", action=spec.label_en if locale().startswith("en") else spec.label_zh))
+        next_handler = handling.handler_of(app).label
+        if next_handler != "—":  # who has it next
+            flash(gettext("Now with: %(handler)s.", handler=next_handler))
     return redirect(url_for("applications_web.detail", application_id=application_id))

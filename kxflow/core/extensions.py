@@ -36,6 +36,8 @@ class ErrorEnvelope(Schema):
     state = fields.String(metadata={"description": "409: the stage the application is at"})
     version = fields.Integer(metadata={"description": "409: the application's current version"})
     application_id = fields.Integer(metadata={"description": "409 on opening: the county's existing application"})
+    holder = fields.String(metadata={"description": "409: who is handling the application now (当前办理人)"})
+    holder_id = fields.Integer(metadata={"description": "409: the user id of who is handling it"})
     rows = fields.List(fields.Nested(RowProblem), metadata={"description": "422 on an import: every bad row"})
     undecided = fields.Integer(metadata={"description": "409 on closing a call: how many are not decided yet"})
     locked_until = fields.String(metadata={"description": "429 locked_out: when the account may try again (ISO 8601)"})

@@ -226,13 +226,72 @@ def render_message(n: Notification, locale: str) -> str:
             date=fmt_dt(datetime.fromisoformat(p["due"])) if p.get("due") else "—",
         )
     if n.event == "press":
-        return gettext(
+        text = gettext(
             "%(by)s presses for action: %(county)s's application is waiting for you at %(state)s.",
             by=p.get("by", ""),
             county=county,
             state=state,
         )
+        return text + (gettext(" Note: %(comment)s", comment=p["comment"]) if p.get("comment") else "")
+    if n.event in HANDLING_EVENTS:
+        return HANDLING_EVENTS[n.event](p, county, state, locale)
     return n.event
+
+
+def _cc(p: dict, county: str, state: str, locale: str) -> str:
+    text = gettext(
+        "%(by)s copied you (抄送): %(county)s — %(action)s, now at %(state)s. For your information; no action needed.",
+        by=p.get("by", ""),
+        county=county,
+        action=trigger_label(p["trigger"], locale) if p.get("trigger") else "",
+        state=state,
+    )
+    return text + (gettext(" Note: %(comment)s", comment=p["comment"]) if p.get("comment") else "")
+
+
+def _transferred(p: dict, county: str, state: str, locale: str) -> str:
+    return gettext(
+        "%(by)s handed you (转办) %(county)s's application at %(state)s: %(reason)s",
+        by=p.get("by", ""),
+        county=county,
+        state=state,
+        reason=p.get("reason", ""),
+    )
+
+
+def _delegated(p: dict, county: str, state: str, locale: str) -> str:
+    text = gettext(
+        "%(by)s asks you (委派) to examine %(county)s's application and record your opinion.",
+        by=p.get("by", ""),
+        county=county,
+    )
+    return text + (gettext(" Note: %(comment)s", comment=p["note"]) if p.get("note") else "")
+
+
+def _opinion_in(p: dict, county: str, state: str, locale: str) -> str:
+    return gettext(
+        "%(by)s recorded their opinion on %(county)s's application: %(opinion)s. The decision is yours.",
+        by=p.get("by", ""),
+        county=county,
+        opinion=p.get("opinion", ""),
+    )
+
+
+def _deputy_named(p: dict, county: str, state: str, locale: str) -> str:
+    return gettext(
+        "%(by)s named you their deputy from %(from)s to %(to)s: their tasks and reminders reach you too.",
+        by=p.get("by", ""),
+        **{"from": fmt_date(date.fromisoformat(p["from"])), "to": fmt_date(date.fromisoformat(p["to"]))},
+    )
+
+
+HANDLING_EVENTS = {
+    "cc": _cc,
+    "transferred": _transferred,
+    "delegated": _delegated,
+    "opinion_in": _opinion_in,
+    "deputy_named": _deputy_named,
+}
 
 
 def mine(

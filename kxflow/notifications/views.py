@@ -10,7 +10,7 @@ from kxflow.core.formats import locale
 from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item
-from kxflow.notifications import operations
+from kxflow.notifications import copies, operations
 
 bp = Blueprint("notifications_web", __name__, template_folder="templates")
 nav_item("notifications_web.index", _l("Notifications"), 100, lambda user: True, badge=operations.unread_count)
@@ -33,6 +33,8 @@ def index():
 def open_one(notification_id: int):
     with transaction():
         row = operations.mark_read(current_user, notification_id)
+        if row.event == "cc" and row.application_id:
+            copies.mark_opened(current_user, row.application_id)  # opening a copy's notice reads the copy
     if row.application_id:
         return redirect(url_for("applications_web.detail", application_id=row.application_id))
     return redirect(url_for("notifications_web.index"))

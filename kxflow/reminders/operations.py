@@ -27,6 +27,7 @@ from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import REMINDER_KINDS, Reminder
 from kxflow.workdays.calendar import add_workdays, on_workday_after, subtract_workdays
 from kxflow.workflow import audit as audit_trail
+from kxflow.workflow import holders
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import followed_up, get_followed, visible
 from kxflow.workflow.states import BEFORE_MINISTRY, State
@@ -271,7 +272,11 @@ def deliver(reminder: Reminder, recipients: Callable[[Application], list[int]], 
 
 
 def reaches_holder(user: User, reminder: Reminder) -> bool:
-    return HOLDER_ROLE.get(reminder.state) == user.role
+    if HOLDER_ROLE.get(reminder.state) != user.role:
+        return False
+    app = db.session.get(Application, reminder.application_id)
+    held = holders.recipients(app) if app is not None else None
+    return held is None or user.id in held
 
 
 @reminder_kind("county_deadline", "province_deadline", "sla", "press", "publicity_end", reaches=reaches_holder)
@@ -280,7 +285,13 @@ def _to_holder(reminder: Reminder) -> int:
     params = {}
     if reminder.kind in ("county_deadline", "province_deadline"):
         params["deadline"] = (app.due_at or app.call.county_deadline).isoformat()
-    return deliver(reminder, lambda app: _recipients(app, HOLDER_ROLE[app.state]), **params)
+    return deliver(reminder, _holder_or_unit, **params)
+
+
+def _holder_or_unit(app: Application) -> list[int]:
+    """The one handling the application (and their running deputies) once it is claimed, its unit until then."""
+    held = holders.recipients(app)
+    return held if held else _recipients(app, HOLDER_ROLE[app.state])
 
 
 @reminder_kind("escalation", reaches=lambda user, r: SLA.get(r.state, (None, None))[1] == user.role)
@@ -322,6 +333,7 @@ def can_press(user: User, app: Application) -> bool:
 def press(user: User, application_id: int, comment: str | None = None) -> Reminder:
     """催办: a user above the holder sends an immediate reminder; once per application per day; audited."""
     limits.require_length("comment", comment, limits.PRESS_COMMENT)
+    comment = (comment or "").strip() or None
     app = get_followed(user, application_id, for_update=True)
     if not can_press(user, app):
         raise Forbidden(gettext("Only a level above the current holder can press for action."))
@@ -336,12 +348,13 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
         state=app.state,
         due_at=now,
         dedupe_key=key,
-        params={"by": user.display_name or user.username},
+        # the note travels with the reminder: the holder reads it in the notification and the e-mail
+        params={"by": user.display_name or user.username, "comment": comment},
         created_at=now,
     )
     db.session.add(reminder)
     db.session.flush()
-    audit_trail.append(app, user, "press", from_state=app.state, at=now, comment=(comment or "").strip() or None)
+    audit_trail.append(app, user, "press", from_state=app.state, at=now, comment=comment)
     send_one(reminder.id)
     db.session.flush()
     return reminder

@@ -321,6 +321,10 @@ EVENT_LABELS = {
     "score_change": ("专家修改评分", "Expert changed scores"),
     "rectification_report": ("提交整改报告", "Rectification report submitted"),
     "inspection_cancelled": ("取消考察", "Inspection cancelled"),
+    "claim": ("认领", "Claimed"),
+    "transfer": ("转办", "Transferred"),
+    "delegate": ("委派", "Delegated for an opinion"),
+    "delegate_opinion": ("委派意见", "Opinion of the colleague asked"),
 }
 
 
