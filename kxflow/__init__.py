@@ -52,6 +52,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.accounts.api import blp as tokens_blp
     from kxflow.accounts.api import me_blp
     from kxflow.applications.api import blp as applications_blp
+    from kxflow.applications.review_api import blp as review_blp
     from kxflow.assessments.api import blp as assessments_blp
     from kxflow.calls.api import blp as calls_blp
     from kxflow.experts.api import blp as experts_blp
@@ -67,6 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         me_blp,
         calls_blp,
         applications_blp,
+        review_blp,
         notifications_blp,
         inspections_blp,
         reminders_blp,
@@ -92,6 +94,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         return {"status": "ok", "database": True}
 
     from kxflow.accounts.views import bp as accounts_web
+    from kxflow.applications.review_views import bp as review_web
     from kxflow.applications.views import bp as applications_web
     from kxflow.assessments.views import bp as assessments_web
     from kxflow.calls.views import bp as calls_web
@@ -108,6 +111,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blp in (
         accounts_web,
         applications_web,
+        review_web,
         calls_web,
         notifications_web,
         assessments_web,
@@ -154,6 +158,7 @@ def _register_contributions() -> None:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees all tables."""
     import kxflow.accounts.models  # noqa: F401
+    import kxflow.applications.phrases  # noqa: F401
     import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401
