@@ -316,7 +316,11 @@ def _recall_refusal(app: Application) -> str | None:
     sent to must have done nothing with it yet."""
     arrival = db.session.scalar(
         select(AuditRecord)
-        .where(AuditRecord.application_id == app.id, AuditRecord.to_state == app.state)
+        .where(
+            AuditRecord.application_id == app.id,
+            AuditRecord.to_state == app.state,
+            AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
+        )
         .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
         .limit(1)
     )
