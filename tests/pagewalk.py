@@ -60,6 +60,7 @@ PAGES: dict[str, list[str]] = {
         "/applications/bulk?trigger=province_recommend&id={app:新昌县}",
         "/applications/{app:新昌县}",
         "/applications/{app:新昌县}/compare",
+        "/phrases",
         "/calls/{call}",
         "/notifications",
         "/assessments",

@@ -343,3 +343,14 @@ def test_saved_phrases_are_offered_in_the_box(world, app):
     assert world.api("delete", f"/api/v1/phrases/{phrase_id}", "zj_reviewer").status_code == 204
     with app.app_context():
         assert db.session.scalar(select(Application.state).where(Application.id == app_id)) == "draft"
+
+
+def test_phrases_are_kept_and_removed_on_their_page(world, app):
+    b = Browser(app, "zj_reviewer")
+    r = b.post_form("/phrases", {"text": "同意推荐。"}, page="/phrases", follow_redirects=True)
+    assert "已存为常用意见。" in r.data.decode() and "<td>同意推荐。</td>" in r.data.decode()
+    page = b.text("/phrases")
+    action = re.search(r'action="(/phrases/\d+/delete)"', page).group(1)
+    r = b.post_form(action, {}, page="/phrases", follow_redirects=True)
+    assert "已删除该常用意见。" in r.data.decode() and "<td>同意推荐。</td>" not in r.data.decode()
+    assert Browser(app, "zj2_staff").post_form(action, {}, page="/phrases").status_code == 404

@@ -21,7 +21,7 @@ bp = Blueprint("review_web", __name__, template_folder="templates")
 
 
 def _ids(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.isdigit()][: bulk.MAX_ITEMS + 1]
+    return [int(v) for v in values if v.isdigit() and int(v) < 2**31][: bulk.MAX_ITEMS + 1]
 
 
 @bp.get("/applications/bulk")
@@ -122,6 +122,13 @@ def compare(application_id: int):
     )
 
 
+@bp.get("/phrases")
+@login_required
+def my_phrases():
+    """常用意见: the phrases offered beside every 审核意见 box, added and removed here."""
+    return render_template("applications/phrases.html", saved=phrases.mine(current_user))
+
+
 @bp.post("/phrases")
 @login_required
 def save_phrase():
@@ -144,4 +151,4 @@ def delete_phrase(phrase_id: int):
 
 def _back() -> str:
     target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else url_for("applications_web.tasks")
+    return target if target.startswith("/") and not target.startswith("//") else url_for("review_web.my_phrases")
