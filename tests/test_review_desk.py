@@ -354,3 +354,17 @@ def test_phrases_are_kept_and_removed_on_their_page(world, app):
     r = b.post_form(action, {}, page="/phrases", follow_redirects=True)
     assert "已删除该常用意见。" in r.data.decode() and "<td>同意推荐。</td>" not in r.data.decode()
     assert Browser(app, "zj2_staff").post_form(action, {}, page="/phrases").status_code == 404
+
+
+def test_an_opinion_too_long_to_keep_as_a_phrase_still_decides(world, app):
+    (app_id,) = at_province(world, "zj")
+    b = Browser(app, "zj_reviewer")
+    r = b.post_form(
+        f"/applications/{app_id}/transitions",
+        {"trigger": "province_return", "comment": "请补充" * 200, "save_phrase": "yes"},
+        page=f"/applications/{app_id}",
+        follow_redirects=True,
+    )
+    assert "最多 500 个字。" in r.data.decode()
+    assert world.db_application(app_id).state == "draft"
+    assert world.api("get", "/api/v1/phrases", "zj_reviewer").json == []

@@ -76,8 +76,11 @@ def bulk_fire():
     except Invalid as exc:
         flash_problems(exc)
         return redirect(url_for("applications_web.index"))
-    if request.form.get("save_phrase") == "yes" and comment:
-        phrases.save(current_user, comment)
+    if request.form.get("save_phrase") == "yes" and (comment or "").strip():
+        try:
+            phrases.save(current_user, comment)
+        except Invalid as exc:  # refused before anything is written: the decisions stand
+            flash_problems(exc)
     return render_template(
         "applications/bulk_result.html",
         spec=spec,

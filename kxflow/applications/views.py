@@ -351,10 +351,19 @@ def transition(application_id: int):
                 deadline=_end_of_day(request.form.get("deadline")),
             )
             if request.form.get("save_phrase") == "yes" and comment.strip():
-                phrases.save(current_user, comment)
+                _keep_phrase(comment)
     except (GuardFailed, Invalid) as exc:
         flash_problems(exc)
         return _detail(application_id, kept=kept, status=422)
     else:
         flash(gettext("Done: %(action)s.", action=trigger_label(trigger)) + " " + after_action(app))
     return redirect(url_for("applications_web.detail", application_id=application_id))
+
+
+def _keep_phrase(text: str) -> None:
+    """Saves the opinion to the user's phrases; a phrase that cannot be kept (too long, too many) is said, and
+    never undoes the decision (it is refused before anything is written)."""
+    try:
+        phrases.save(current_user, text)
+    except Invalid as exc:
+        flash_problems(exc)
