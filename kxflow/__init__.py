@@ -53,6 +53,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.accounts.api import me_blp
     from kxflow.applications.api import blp as applications_blp
     from kxflow.applications.handling_api import blp as handling_blp
+    from kxflow.applications.review_api import blp as review_blp
     from kxflow.assessments.api import blp as assessments_blp
     from kxflow.calls.api import blp as calls_blp
     from kxflow.experts.api import blp as experts_blp
@@ -69,6 +70,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         calls_blp,
         applications_blp,
         handling_blp,
+        review_blp,
         notifications_blp,
         inspections_blp,
         reminders_blp,
@@ -95,6 +97,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from kxflow.accounts.views import bp as accounts_web
     from kxflow.applications.handling_views import bp as handling_web
+    from kxflow.applications.review_views import bp as review_web
     from kxflow.applications.views import bp as applications_web
     from kxflow.assessments.views import bp as assessments_web
     from kxflow.calls.views import bp as calls_web
@@ -112,6 +115,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         accounts_web,
         applications_web,
         handling_web,
+        review_web,
         calls_web,
         notifications_web,
         assessments_web,
@@ -158,6 +162,7 @@ def _register_contributions() -> None:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees all tables."""
     import kxflow.accounts.models  # noqa: F401
+    import kxflow.applications.phrases  # noqa: F401
     import kxflow.assessments.models  # noqa: F401
     import kxflow.calls.models  # noqa: F401
     import kxflow.core.locks  # noqa: F401

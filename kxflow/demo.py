@@ -302,6 +302,7 @@ def _applications_at_every_stage(call: Call, users: dict[str, User]) -> None:
         deqing.due_at + timedelta(days=14),
         "县政府常务会议安排在截止日后，同意延期两周。",
     )
+    _two_rounds(call, stages, users)
     _designated_three_years_ago(stages, users)
 
 
@@ -318,6 +319,34 @@ def _people_at_work(users: dict[str, User]) -> None:
     handling.delegate(users["ministry"], changxing.id, users["ministry2"].id, "请核对科技平台证明材料。")
     today = clock.now().astimezone(CHINA).date()
     handling.name_deputy(users["ministry"], users["ministry2"].id, today, today + timedelta(days=14))
+
+
+def _two_rounds(call: Call, stages: _Stages, users: dict[str, User]) -> None:
+    """新昌县: returned by the province, corrected (a figure changed, a file replaced) and sent again — two rounds
+    to open side by side (对比); it waits at province review once more."""
+    now = clock.now()
+    with clock.at(now - timedelta(days=12)):
+        app, clerk, leader = stages.open(call, "330624", "新昌县")
+        stages.fire(clerk, app, Trigger.SUBMIT)
+        stages.fire(leader, app, Trigger.COUNTY_APPROVE)
+    with clock.at(now - timedelta(days=9)):
+        stages.fire(
+            users["zj_province"],
+            app,
+            Trigger.PROVINCE_RETURN,
+            comment="科技特派员人数与备案名单不符，领导小组文件缺少印章页，请核实后重新提交。",
+        )
+    with clock.at(now - timedelta(days=6)):
+        update_indicators(clerk, app.id, {"st_commissioners": 52})
+        add_attachment(
+            clerk,
+            app.id,
+            "leadership_group_document",
+            "新昌县科技领导小组成立文件（含印章页）.pdf",
+            io.BytesIO(MINIMAL_PDF),
+        )
+        stages.fire(clerk, app, Trigger.SUBMIT)
+        stages.fire(leader, app, Trigger.COUNTY_APPROVE, comment="已核实，同意上报。")
 
 
 def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:

@@ -175,6 +175,7 @@ UNSCOPED = (
     "/static/",
     "/assets/",
     "/api/v1/calls/<int:call_id>",
+    "/calls/<int:call_id>",  # a call's page: its dates for all; the quota figures each may see
 )  # open to all by design
 UNCHANGING = {"security_events", "user_sessions", "api_tokens", "login_throttle", "scheduler_locks"}
 
@@ -209,6 +210,7 @@ def stage(world):
     assert lodge(world, app_id, form, scan=("公函.pdf", PDF)).status_code == 201
     Browser(world.app, "zj_staff")  # a live session of the clerk
     world.headers("zj_staff")  # and a token
+    phrase = world.api("post", "/api/v1/phrases", "zj_staff", json={"text": "已核实。"}).json["id"]  # a saved phrase
     from sqlalchemy import select
 
     from kxflow.accounts.models import ApiToken, UserSession
@@ -245,6 +247,10 @@ def stage(world):
             "call_id": world.call_id,
             "deputy_row_id": deputy.id,
             "copy_id": copy.id,
+            "phrase_id": phrase,
+            "audit_id": db.session.scalar(
+                select(AuditRecord.id).where(AuditRecord.application_id == app_id, AuditRecord.trigger == "submit")
+            ),
         }
         seated = {a.expert_id for a in panel}
         assert db.session.get(Inspection, inspection) is not None and all(ids.values()), ids

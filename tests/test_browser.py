@@ -32,8 +32,8 @@ def act(page, action: str, comment: str | None = None, confirm: bool = False) ->
     if comment is not None:
         form.locator("textarea").fill(comment)
     if confirm:
-        form.get_by_role("checkbox").check()
-    form.get_by_role("button", name=action).click()
+        form.locator("input[name=confirm]").check()
+    form.get_by_role("button", name=action, exact=True).click()
 
 
 def open_from_tasks(page, county: str = "安吉县") -> None:
@@ -69,17 +69,20 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     expect(clerk.get_by_text("没有了：可以在申报页面提交。")).to_be_visible()
     clerk.get_by_role("link", name="返回申报页面").click()
     expect(clerk.locator("#state-label")).to_have_text("草稿")
-    assert buttons(clerk) == ["提交", "撤回"]
-    act(clerk, "提交")
+    assert buttons(clerk) == ["提交", "放弃申报"]
+    # 提交 says who receives it next and asks to be confirmed
+    expect(clerk.locator("form[data-trigger=submit]")).to_contain_text("下一步：安吉县 · 县政府领导（县级审核）")
+    act(clerk, "提交", confirm=True)
+    expect(clerk.get_by_text("已完成：提交。 下一步：安吉县 · 县政府领导（县级审核）。")).to_be_visible()
     expect(clerk.locator("#state-label")).to_have_text("县级审核")
     expect(clerk.locator("#timeline li").first).to_contain_text("提交 — 草稿 → 县级审核")
-    assert buttons(clerk) == ["撤回"]  # until the ministry acts, the county may still recall it
+    assert buttons(clerk) == ["放弃申报", "撤回"]  # until the leader acts, the clerk may take it back (撤回)
 
     # the county leader approves from their inbox
     login(leader, "zj_leader")
     screenshot(leader, "01-leader-task-inbox")
     open_from_tasks(leader)
-    assert buttons(leader) == ["县级审核通过", "县级退回", "撤回"]
+    assert buttons(leader) == ["县级审核通过", "县级退回", "放弃申报"]
     act(leader, "县级审核通过")
     expect(leader.locator("#state-label")).to_have_text("省级审核")
 
@@ -87,7 +90,7 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     login(province, "zj_reviewer")
     open_from_tasks(province)
     assert buttons(province) == ["省级推荐", "省级退回", "省级不予推荐"]
-    act(province, "省级退回")  # without the reason: the browser's own check stops it
+    act(province, "省级退回")  # without the reason: refused, nothing moves
     expect(province.locator("#state-label")).to_have_text("省级审核")
     act(province, "省级退回", comment="请补充科技特派员名单及财政支出凭证")
     expect(province.locator("#state-label")).to_have_text("草稿")
@@ -105,7 +108,7 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     clerk.get_by_role("button", name="保存").click()
     expect(clerk.get_by_text("已保存。")).to_be_visible()
     clerk.get_by_role("link", name="返回申报页面").click()
-    act(clerk, "提交")
+    act(clerk, "提交", confirm=True)
     expect(clerk.locator("#state-label")).to_have_text("县级审核")
 
     open_from_tasks(leader)
@@ -170,4 +173,4 @@ def test_english_on_the_switch(world, new_page):
     page.get_by_role("link", name="English").click()
     page.goto(f"/applications/{app_id}")
     expect(page.locator("#state-label")).to_have_text("Draft")
-    assert buttons(page) == ["Submit", "Withdraw"]
+    assert buttons(page) == ["Submit", "Give up the application"]

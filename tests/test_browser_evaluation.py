@@ -50,7 +50,7 @@ def test_expert_scores_and_the_ministry_sees_the_panel(world, new_page):
     form.get_by_label("确认仍在当日考察").check()  # in case the day falls on a weekend or a holiday
     form.get_by_role("button", name="安排").click()
     expect(ministry.locator(".flash")).to_contain_text("考察已安排")
-    ministry.locator("section.actions form:has(button:text-is('专家评审通过，安排实地考察')) button").click()
+    ministry.locator("section.actions").get_by_role("button", name="专家评审通过，安排实地考察", exact=True).click()
     expect(ministry.locator("#state-label")).to_have_text("实地考察")
     screenshot(ministry, "11-ministry-after-expert-review")
 
@@ -82,8 +82,8 @@ def test_the_public_objects_and_the_ministry_resolves(world, new_page):
     login(ministry, "ministry", "我的待办")  # eight days on, the session of before has run out
     ministry.goto(f"/applications/{app_id}")
     designate = ministry.locator("section.actions form:has(button:text-is('命名'))")
-    designate.get_by_role("checkbox").check()
-    designate.get_by_role("button", name="命名").click()
+    designate.locator("input[name=confirm]").check()
+    designate.get_by_role("button", name="命名", exact=True).click()
     expect(ministry.locator("#state-label")).to_have_text("已命名")
     public.goto("/public/counties")
     expect(public.locator("table")).to_contain_text("安吉县")

@@ -116,7 +116,7 @@ def test_province_quota_counts_places_taken_and_frees_returned_ones(app, client)
     world.walk(second, ("submit", "zj2_staff"), ("county_approve", "zj2_leader"))
     r = world.fire(second, "province_recommend", "zj_reviewer")
     assert r.status_code == 422
-    assert r.json["reasons"] == ["本省在该批次的推荐名额（1 个）已用完。"]
+    assert r.json["reasons"] == ["本省在该批次的推荐名额（1 个）已用完：已用 1 个，剩余 0 个。"]
     # another province's quota is its own
     other = world.new_application("sc_staff")
     world.to_ministry(other, county="sc")

@@ -220,7 +220,9 @@ def test_409_page_when_someone_acted_first(world, app):
     detail = leader.text(f"/applications/{app_id}")
     version = re.search(r'name="version" value="(\d+)"', detail).group(1)
     clerk.post_form(
-        f"/applications/{app_id}/transitions", {"trigger": "withdraw", "confirm": "yes"}, page=f"/applications/{app_id}"
+        f"/applications/{app_id}/transitions",
+        {"trigger": "withdraw", "confirm": "yes", "comment": "本年度不再申报"},
+        page=f"/applications/{app_id}",
     )
     r = leader.post_form(
         f"/applications/{app_id}/transitions",
@@ -262,11 +264,11 @@ def test_irreversible_actions_need_the_confirmation_box(world, app):
     b = Browser(app, "zj_staff")
     r = b.post_form(
         f"/applications/{app_id}/transitions",
-        {"trigger": "withdraw"},
+        {"trigger": "withdraw", "comment": "本年度不再申报"},
         page=f"/applications/{app_id}",
         follow_redirects=True,
     )
-    assert "请勾选确认：此操作不可撤销。" in r.data.decode()
+    assert r.status_code == 422 and "请勾选确认：放弃申报。" in r.data.decode()
     assert world.db_application(app_id).state == "draft"
 
 

@@ -141,5 +141,12 @@ def province_quota(ctx: GuardContext) -> list[str]:
         db.session.execute(select(func.pg_advisory_xact_lock(app.call_id, int(app.province_code))))
     use = quota_use(app.call, app.province_code, excluding=app.id)
     if use.left <= 0:
-        return [gettext("The province's quota for this call (%(quota)s) is used up.", quota=use.quota)]
+        return [
+            gettext(
+                "The province's quota for this call (%(quota)s) is used up: %(used)s taken, %(left)s left.",
+                quota=use.quota,
+                used=use.used,
+                left=use.left,
+            )
+        ]
     return []

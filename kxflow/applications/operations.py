@@ -20,7 +20,7 @@ from kxflow.core import clock, limits
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, GuardFailed, Invalid
 from kxflow.core.fields import CHINA
-from kxflow.core.formats import fmt_date
+from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
 from kxflow.indicators.models import definition_for
 from kxflow.notifications.operations import notify_transition
@@ -36,7 +36,10 @@ from kxflow.workflow.triggers import HOLDER_ROLE, MACHINE, TRIGGERS_BY_NAME, Tri
 
 
 def allowed_triggers(app: Application, user: User) -> list[str]:
-    return triggers_for(user.role, app.state)
+    allowed = triggers_for(user.role, app.state)
+    if Trigger.RECALL in allowed and _recall_refusal(app) is not None:
+        allowed.remove(Trigger.RECALL)  # too late: the level it was sent to has acted
+    return allowed
 
 
 def handles_applications(user: User) -> bool:
@@ -254,13 +257,15 @@ def fire_trigger(
         raise Forbidden()
     if expected_version is not None and expected_version != app.version:
         raise Conflict(allowed_triggers=allowed_triggers(app, user), version=app.version)
-    if not can_fire_from(trigger, app.state):
+    if not can_fire_from(trigger, app.state) or user.role not in spec.roles_from(app.state):
         raise Conflict(
             gettext("This action is not possible while the application is at this stage."),
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
     holders.require_may_act(user, app)  # claimed by someone else at this level: 409 naming them
+    if trigger == Trigger.RECALL:
+        _require_untouched(app, user)
     limits.require_length("comment", comment, limits.COMMENT)
     comment = comment.strip() if comment and comment.strip() else None
     now = clock.now()
@@ -289,6 +294,60 @@ def fire_trigger(
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")
     return app
+
+
+def _next_level_act(app: Application) -> AuditRecord | None:
+    """The first thing the level holding the application recorded since it arrived (a decision, a claim, an
+    extension, …), or None while it has done nothing with it."""
+    holder = HOLDER_ROLE.get(State(app.state))
+    if holder is None:
+        return None
+    return db.session.scalar(
+        select(AuditRecord)
+        .where(
+            AuditRecord.application_id == app.id,
+            AuditRecord.at >= app.state_changed_at,
+            AuditRecord.actor_role == holder,
+        )
+        .order_by(AuditRecord.at, AuditRecord.id)
+        .limit(1)
+    )
+
+
+def _recall_refusal(app: Application) -> str | None:
+    """Why the sender may not take it back (撤回), or None: it must have come from them, and the level it was
+    sent to must have done nothing with it yet."""
+    arrival = db.session.scalar(
+        select(AuditRecord)
+        .where(
+            AuditRecord.application_id == app.id,
+            AuditRecord.to_state == app.state,
+            AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
+        )
+        .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
+        .limit(1)
+    )
+    sender_roles = TRIGGERS_BY_NAME[Trigger.RECALL].roles_from(app.state)
+    if arrival is None or arrival.actor_role not in sender_roles:
+        return gettext("Only what you sent onward can be recalled; this came back from the level above.")
+    holder = holders.current(app)
+    if holder is not None:  # the level it was sent to has taken it up
+        return gettext("It can no longer be recalled: %(who)s has claimed it.", who=holders.holder_name(holder.holder))
+    acted = _next_level_act(app)
+    if acted is not None:
+        return gettext(
+            "It can no longer be recalled: %(who)s has already acted on it (%(date)s).",
+            who=acted.actor.display_name,
+            date=fmt_dt(acted.at),
+        )
+    return None
+
+
+def _require_untouched(app: Application, user: User) -> None:
+    """撤回: 409 once the level it was sent to has acted (or when it was not sent by the recalling level)."""
+    refusal = _recall_refusal(app)
+    if refusal is not None:
+        raise Conflict(refusal, allowed_triggers=[t for t in allowed_triggers(app, user) if t != Trigger.RECALL])
 
 
 def _dates_of_stage(app: Application, trigger: str, now: datetime, deadline: datetime | None) -> None:

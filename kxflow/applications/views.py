@@ -14,9 +14,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kxflow.accounts.roles import Role
-from kxflow.applications import attachments, deadlines, handling, operations, queries
+from kxflow.applications import attachments, bulk, deadlines, handling, operations, phrases, queries, quota
 from kxflow.applications.forms import parse_indicator_form
+from kxflow.applications.handover import after_action, next_step
 from kxflow.applications.sections import sections_for
+from kxflow.applications.versions import timeline_links
 from kxflow.calls.operations import list_calls
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
@@ -84,6 +86,7 @@ def tasks():
         offers=operations.call_offers(current_user),
         follow_up=queries.follow_up(current_user),
         calls={c.id: c for c in list_calls()},
+        quotas=quota.in_sight(current_user),
     )
 
 
@@ -116,6 +119,9 @@ def index():
         handlers=handling.handlers(result.items),
         sort=sort,
         spans_provinces=nationwide(current_user),
+        bulk_actions=bulk.bulk_triggers_for(current_user, state) if state else [],
+        can_bulk=bool(bulk.bulk_triggers_for(current_user)),
+        quotas=quota.in_sight(current_user),
     )
 
 
@@ -174,6 +180,10 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
         sections=sections,
         can_extend=deadlines.can_extend(current_user, app),
         kept=kept or {},
+        next_steps={t.name: next_step(app, t.name) for t in allowed},
+        quota=quota.for_application(current_user, app),
+        saved_phrases=phrases.mine(current_user) if any(t.takes_comment for t in allowed) else [],
+        versions=timeline_links(current_user, application_id),
         **facts,
     ), status
 
@@ -326,27 +336,40 @@ def transition(application_id: int):
     spec = TRIGGERS_BY_NAME.get(trigger)
     if spec is None:
         abort(400)
-    if spec.irreversible and request.form.get("confirm") != "yes":
-        flash(gettext("Tick the box to confirm: this action cannot be undone."), "error")
-        return redirect(url_for("applications_web.detail", application_id=application_id))
+    comment = request.form.get("comment") or ""
+    # what was typed stays in the box when the action is refused (a redirect would lose it)
+    kept = {trigger: comment, "decision": comment}
+    if spec.asks_confirmation and request.form.get("confirm") != "yes":
+        flash(gettext("Tick the box to confirm: %(action)s.", action=trigger_label(trigger)), "error")
+        return _detail(application_id, kept=kept, status=422)
+    if spec.page_asks_reason and not comment.strip():
+        flash(gettext("Give a reason: %(action)s.", action=trigger_label(trigger)), "error")
+        return _detail(application_id, kept=kept, status=422)
     try:
         with transaction():
             app = handling.fire(
                 current_user,
                 application_id,
                 trigger,
-                request.form.get("comment"),
+                comment,
                 request.form.get("version", type=int),
                 deadline=_end_of_day(request.form.get("deadline")),
                 cc=request.form.getlist("cc", type=int),
             )
+            if request.form.get("save_phrase") == "yes" and comment.strip():
+                _keep_phrase(comment)
     except (GuardFailed, Invalid) as exc:
         flash_problems(exc)
-        # the page again, with what was typed still in the box (a redirect would lose it)
-        return _detail(application_id, kept={trigger: request.form.get("comment") or ""}, status=422)
+        return _detail(application_id, kept=kept, status=422)
     else:
-        flash(gettext("Done: %(action)s.", action=spec.label_en if locale().startswith("en") else spec.label_zh))
-        next_handler = handling.handler_of(app).label
-        if next_handler != "—":  # who has it next
-            flash(gettext("Now with: %(handler)s.", handler=next_handler))
+        flash(gettext("Done: %(action)s.", action=trigger_label(trigger)) + " " + after_action(app))
     return redirect(url_for("applications_web.detail", application_id=application_id))
+
+
+def _keep_phrase(text: str) -> None:
+    """Saves the opinion to the user's phrases; a phrase that cannot be kept (too long, too many) is said, and
+    never undoes the decision (it is refused before anything is written)."""
+    try:
+        phrases.save(current_user, text)
+    except Invalid as exc:
+        flash_problems(exc)

@@ -164,6 +164,20 @@ def close(call_id: int):
     return call
 
 
+class QuotaUseOut(Schema):
+    province_code = fields.String()
+    quota = Int(metadata={"description": "the province's actual quota: the call's figure or its override"})
+    used = Int(metadata={"description": "places taken (recommended, and decided after that)"})
+    left = Int()
+
+
+@blp.route("/<int:call_id>/quotas", methods=["GET"])
+@blp.response(200, QuotaUseOut(many=True))
+def quotas(call_id: int):
+    """Each province's quota and use in the call (the ministry: every province; a province reviewer: their own)."""
+    return operations.quotas_visible_to(api_user(), operations.get_call(call_id))
+
+
 @blp.route("/<int:call_id>/indicator-set", methods=["GET"])
 @blp.response(200, IndicatorSetOut)
 def indicator_set(call_id: int):

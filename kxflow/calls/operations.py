@@ -265,3 +265,13 @@ def quota_by_province(call: Call) -> list[QuotaUse]:
     used = dict(db.session.execute(_used(call.id)).all())
     codes = db.session.scalars(select(Province.code).order_by(Province.code))
     return [QuotaUse(code, call.quota_for(code), used.get(code, 0)) for code in codes]
+
+
+def quotas_visible_to(user: User, call: Call) -> list[QuotaUse]:
+    """The quota figures a user may see on the call's page: every province's for the ministry (and the
+    administrator), their own province's for a province reviewer, none for the others."""
+    if user.role in (Role.MINISTRY_STAFF, Role.ADMIN):
+        return quota_by_province(call)
+    if user.role == Role.PROVINCE_REVIEWER and user.province_code:
+        return [quota_use(call, user.province_code)]
+    return []

@@ -33,6 +33,21 @@ def index():
     )
 
 
+@bp.get("/calls/<int:call_id>")
+@login_required
+def detail(call_id: int):
+    """A call's page: its dates and each province's actual quota (the call's figure or its override) and use."""
+    call = operations.get_call(call_id)
+    names = dict(db.session.execute(select(Province.code, Province.name)).all())
+    return render_template(
+        "calls/detail.html",
+        call=call,
+        quotas=operations.quotas_visible_to(current_user, call),
+        names=names,
+        can_manage=operations.can_manage_calls(current_user),
+    )
+
+
 def _overrides_from(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
     overrides: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}

@@ -15,7 +15,29 @@
     document.querySelectorAll("form[data-upload]").forEach(uploader);
     warnBeforeLeaving(document.getElementById("indicator-form"));
     runningTotal(document.getElementById("score-form"));
+    document.querySelectorAll("select[data-phrase-for]").forEach(phrasePicker);
+    document.querySelectorAll("input[data-select-all]").forEach(selectAll);
   });
+
+  /* 常用意见: a saved phrase chosen from the list goes into the 审核意见 box (after what is there). */
+  function phrasePicker(select) {
+    select.addEventListener("change", function () {
+      var box = document.getElementById(select.dataset.phraseFor);
+      if (!box || !select.value) { return; }
+      box.value = box.value.trim() ? box.value.replace(/\s+$/, "") + "\n" + select.value : select.value;
+      select.value = "";
+      box.focus();
+    });
+  }
+
+  /* The box in a list's header ticks or clears every application of the page for a bulk action. */
+  function selectAll(box) {
+    box.addEventListener("change", function () {
+      document.querySelectorAll('input[type=checkbox][form="' + box.dataset.selectAll + '"][name=id]').forEach(function (b) {
+        b.checked = box.checked;
+      });
+    });
+  }
 
   /* The expert's total as they score, item by item. */
   function runningTotal(form) {

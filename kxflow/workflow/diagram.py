@@ -47,7 +47,9 @@ def steps(current: str, visited: list[str]) -> list[Step]:
 def mermaid(locale: str) -> str:
     """The whole workflow as Mermaid state-diagram text, from the one trigger table."""
     english = locale.startswith("en")
-    used = {State.DRAFT} | {t.dest for t in TRIGGERS} | {s for t in TRIGGERS for s in t.sources}
+    used = (
+        {State.DRAFT} | {t.dest_from(s) for t in TRIGGERS for s in t.sources} | {s for t in TRIGGERS for s in t.sources}
+    )
     lines = ["stateDiagram-v2"]
     for state in STATES:
         if state.name in used:
@@ -56,7 +58,7 @@ def mermaid(locale: str) -> str:
     for trigger in TRIGGERS:
         name = trigger.label_en if english else trigger.label_zh
         for source in trigger.sources:
-            lines.append(f"    {source.value} --> {trigger.dest.value}: {name}")
+            lines.append(f"    {source.value} --> {trigger.dest_from(source).value}: {name}")
     return "\n".join(lines)
 
 

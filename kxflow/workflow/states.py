@@ -41,7 +41,7 @@ STATES: tuple[StateSpec, ...] = (
     StateSpec(State.RECTIFICATION, "整改", "Rectification"),
     StateSpec(State.REVOKED, "已撤销（摘牌）", "Revoked", final=True),
     StateSpec(State.REJECTED, "未通过", "Rejected", final=True),
-    StateSpec(State.WITHDRAWN, "已撤回", "Withdrawn", final=True),
+    StateSpec(State.WITHDRAWN, "已放弃", "Given up", final=True),
 )
 STATE_NAMES: tuple[State, ...] = tuple(s.name for s in STATES)
 STATES_BY_NAME: dict[str, StateSpec] = {s.name: s for s in STATES}

@@ -38,6 +38,7 @@ class Trigger(StrEnum):
     PASS_RECHECK = "pass_recheck"
     REVOKE = "revoke"
     WITHDRAW = "withdraw"
+    RECALL = "recall"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,25 @@ class TriggerSpec:
     asks_deadline: bool = False  # the form asks for a date (the rectification deadline)
     irreversible: bool = False
     bumps_revision: bool = False
+    confirm: bool = False  # the page asks for confirmation (besides every irreversible step)
+    page_asks_reason: bool = False  # the page requires a reason the API leaves optional
+    # when the destination and the role depend on the source: (source, destination, role)
+    routes: tuple[tuple[State, State, Role], ...] = ()
+
+    @property
+    def asks_confirmation(self) -> bool:
+        return self.confirm or self.irreversible
+
+    def dest_from(self, source: str) -> State:
+        for route_source, dest, _ in self.routes:
+            if route_source == source:
+                return dest
+        return self.dest
+
+    def roles_from(self, source: str) -> frozenset[Role]:
+        """Who may fire it from this source (the sender, for a recall)."""
+        by_source = frozenset(role for route_source, _, role in self.routes if route_source == source)
+        return by_source or self.roles
 
 
 _COUNTY = frozenset({Role.COUNTY_STAFF, Role.COUNTY_LEADER})
@@ -78,6 +98,7 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
             "evidence_present",
         ),
         takes_comment=False,
+        confirm=True,
     ),
     TriggerSpec(
         Trigger.COUNTY_APPROVE,
@@ -253,10 +274,24 @@ TRIGGERS: tuple[TriggerSpec, ...] = (
         (State.DRAFT, State.COUNTY_REVIEW, State.PROVINCE_REVIEW, State.MINISTRY_REVIEW),
         State.WITHDRAWN,
         _COUNTY,
-        "撤回",
-        "Withdraw",
-        takes_comment=False,
+        "放弃申报",
+        "Give up the application",
         irreversible=True,
+        page_asks_reason=True,  # the API keeps it optional: its clients send none
+    ),
+    # 撤回: the sender takes it back, every field and file kept, while the next level has not acted
+    TriggerSpec(
+        Trigger.RECALL,
+        (State.COUNTY_REVIEW, State.PROVINCE_REVIEW, State.MINISTRY_REVIEW),
+        State.DRAFT,
+        frozenset({Role.COUNTY_STAFF, Role.COUNTY_LEADER, Role.PROVINCE_REVIEWER}),
+        "撤回",
+        "Recall",
+        routes=(
+            (State.COUNTY_REVIEW, State.DRAFT, Role.COUNTY_STAFF),
+            (State.PROVINCE_REVIEW, State.COUNTY_REVIEW, Role.COUNTY_LEADER),
+            (State.MINISTRY_REVIEW, State.PROVINCE_REVIEW, Role.PROVINCE_REVIEWER),
+        ),
     ),
 )
 TRIGGERS_BY_NAME = {t.name: t for t in TRIGGERS}
@@ -290,11 +325,12 @@ MACHINE = Machine(
     transitions=[
         {
             "trigger": t.name.value,
-            "source": [s.value for s in t.sources],
-            "dest": t.dest.value,
+            "source": source.value,
+            "dest": t.dest_from(source).value,
             "conditions": [_condition(g) for g in t.guards],
         }
         for t in TRIGGERS
+        for source in t.sources
     ],
     auto_transitions=False,
     send_event=True,
@@ -307,7 +343,7 @@ def can_fire_from(trigger: str, state: str) -> bool:
 
 def triggers_for(role: str, state: str) -> list[Trigger]:
     """The triggers a role may fire from a state (guards not yet considered)."""
-    return [t.name for t in TRIGGERS if role in t.roles and state in t.sources]
+    return [t.name for t in TRIGGERS if state in t.sources and role in t.roles_from(state)]
 
 
 # audited actions that do not move the application
