@@ -255,8 +255,12 @@ def test_cc_on_a_trigger_reaches_readers_and_is_read_only(world):
     ]
     message = world.api("get", "/api/v1/notifications", "zj_lead").json["items"][0]["message"]
     assert "抄送" in message and "推荐" in message
-    # read-only: nothing to act on at ministry review; opening marks it read
-    assert world.api("get", f"/api/v1/applications/{app_id}", "zj_lead").json["allowed_triggers"] == []
+    # read-only: a copy adds nothing to what its reader may do (the colleague may recall it exactly as a reviewer
+    # of the sending province without a copy may); opening marks it read
+    def allowed(user):
+        return world.api("get", f"/api/v1/applications/{app_id}", user).json["allowed_triggers"]
+
+    assert allowed("zj_lead") == allowed("zj_reviewer") == ["recall"]
     r = world.api("post", f"/api/v1/copies/{copies[0]['id']}/read", "zj_lead")
     assert r.status_code == 200 and r.json["read_at"] is not None
     assert world.api("get", "/api/v1/copies?unread=true", "zj_lead").json == []
@@ -292,7 +296,7 @@ def test_cc_on_press_and_from_the_pages(world):
     )
     assert r.status_code == 302
     assert received(world, "cc") == ["zj_lead", "zj_leader"]
-    assert "下一步办理人：科技部工作人员。" in reviewer.text(r.headers["Location"])
+    assert "下一步：科技部工作人员（部级形式审查）。" in reviewer.text(r.headers["Location"])
 
 
 # --- 2. deputies ------------------------------------------------------------------------------------
