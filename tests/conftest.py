@@ -157,6 +157,7 @@ SUITE_CAPS = {
     "test_browser_dashboard.py": 240,
     "test_email_delivery.py": 300,
     "test_exports_pdf.py": 300,
+    "test_workflow_stateful.py": 240,
 }
 _suite_seconds: dict[str, float] = {}
 
