@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
 from kxflow.core import clock, limits
-from kxflow.core.db import db
+from kxflow.core.db import db, is_postgres
 from kxflow.core.errors import Conflict, Forbidden
 from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
@@ -155,21 +155,24 @@ def stage_due(state: State) -> Callable[[Callable[[Application], datetime | None
     return register
 
 
-def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
-    db.session.execute(
+def _cancel_stmt(app: Application, kinds: tuple[str, ...]):
+    return (
         update(Reminder)
-        .where(
-            Reminder.application_id == app.id,
-            Reminder.kind.in_(kinds),
-            pending(),
-        )
+        .where(Reminder.application_id == app.id, Reminder.kind.in_(kinds), pending())
         .values(cancelled_at=clock.now())
     )
 
 
-def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = True) -> None:
+def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
+    db.session.execute(_cancel_stmt(app, kinds))
+
+
+def _plan(
+    app: Application, tag: str, *, deadlines: bool = True, sla: bool = True, cancel: tuple[str, ...] = ()
+) -> None:
     """Reminders before a due date go out on the working day before when they would fall on a rest day;
-    prompts after something has ended wait for the next working day."""
+    prompts after something has ended wait for the next working day. ``cancel``: the kinds whose pending
+    reminders go first — on PostgreSQL in the same statement (the UPDATE as a CTE of the INSERT)."""
     now = clock.now()
     call = app.call
     rows: list[dict] = []
@@ -186,6 +189,7 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
                     "dedupe_key": f"{kind}:{app.id}:{tag}:{offset}",
                     "params": {},
                     "created_at": now,
+                    "attempts": 0,
                 }
             )
 
@@ -210,14 +214,19 @@ def _plan(app: Application, tag: str, *, deadlines: bool = True, sla: bool = Tru
         for days in RECTIFICATION_REMIND_DAYS_BEFORE:
             add("rectification_due", subtract_workdays(app.rectification_due, days), days)
         add("rectification_passed", on_workday_after(app.rectification_due), 0)
+    if cancel and rows and is_postgres():
+        cancelled = _cancel_stmt(app, cancel).returning(Reminder.id).cte("cancelled")
+        db.session.execute(insert(Reminder).values(rows).add_cte(cancelled))
+        return
+    if cancel:
+        _cancel_pending(app, cancel)
     if rows:
         db.session.execute(insert(Reminder), rows)
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:
     """Cancels the reminders of the stage the application left and plans those of the one it is in."""
-    _cancel_pending(app, STAGE_KINDS)
-    _plan(app, entered_by)
+    _plan(app, entered_by, cancel=STAGE_KINDS)
 
 
 def replan_after_extension(app: Application, tag: str) -> None:

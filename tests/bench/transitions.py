@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import timeit
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -174,6 +175,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_every_worker_answers(base: str, workers: int, timeout: float = 180.0) -> None:
+    """Workers load the app after the fork; on a busy machine that takes seconds each. Waits until /healthz
+    answers, then for as many answers as there are workers, so the warm-up does not time out on a boot."""
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while answered < workers * 2:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not answer within {timeout:.0f} s")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=60) as r:
+                answered += r.status == 200
+        except OSError:
+            time.sleep(0.2)
 
 
 def worker_rss_kib(master_pid: int) -> int:
@@ -367,12 +383,7 @@ def main() -> int:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_every_worker_answers(base, args.workers)
         states = dict.fromkeys((a for a, _, _ in plan), "draft")
         floor_path = "/bench/floor/{id}"
         asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 3, plan, states))
