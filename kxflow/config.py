@@ -132,6 +132,9 @@ def load(overrides: dict | None = None) -> dict:
         "EMAIL_RETRY_BASE_SECONDS": float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "60")),
         "EMAIL_DISPATCH_SECONDS": float(os.environ.get("EMAIL_DISPATCH_SECONDS", "10")),
         "REMINDER_SCAN_SECONDS": float(os.environ.get("REMINDER_SCAN_SECONDS", "60")),
+        # a reminder whose sending raises: tried again after 2, 4, 8 … minutes (at most 6 h), given up after 6
+        "REMINDER_MAX_ATTEMPTS": int(os.environ.get("REMINDER_MAX_ATTEMPTS", "6")),
+        "REMINDER_RETRY_BASE_SECONDS": float(os.environ.get("REMINDER_RETRY_BASE_SECONDS", "120")),
         # longer than any one run; a run that died frees the queue after this long
         "SCHEDULER_LOCK_SECONDS": float(os.environ.get("SCHEDULER_LOCK_SECONDS", "300")),
         # who receives objections to a public notice (the notice names them)

@@ -24,6 +24,7 @@ from kxflow.indicators.models import definition_for, load_packaged_sets
 from kxflow.inspections.operations import record_report, schedule
 from kxflow.publicity.operations import lodge
 from kxflow.reminders.models import Reminder
+from kxflow.reminders.models import pending as pending_reminder
 from kxflow.reminders.operations import send_one
 from kxflow.workdays.calendar import is_workday
 from kxflow.workflow.models import Application
@@ -378,8 +379,7 @@ def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:
         select(Reminder.id).where(
             Reminder.kind == "closeout",
             Reminder.due_at <= now,
-            Reminder.sent_at.is_(None),
-            Reminder.cancelled_at.is_(None),
+            pending_reminder(),
         )
     ):
         send_one(reminder_id)  # the close-out that the scan would run: 诸暨市 is flagged 逾期未提交

@@ -159,6 +159,7 @@ SUITE_CAPS = {
     "test_email_delivery.py": 300,
     "test_exports_pdf.py": 300,
     "test_replay.py": 600,  # make replay (every county) is not capped
+    "test_workflow_stateful.py": 240,
 }
 _suite_seconds: dict[str, float] = {}
 

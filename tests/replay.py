@@ -30,7 +30,7 @@ from kxflow.core.fields import CHINA
 from kxflow.notifications import email as mail
 from kxflow.notifications.models import Notification
 from kxflow.regions.models import County
-from kxflow.reminders.models import Reminder
+from kxflow.reminders.models import Reminder, pending
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.triggers import TRIGGERS_BY_NAME
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, PASSWORD, World
@@ -172,15 +172,13 @@ class Replay:
     def drained(self) -> bool:
         with self.world.app.app_context():
             due = db.session.scalar(
-                select(func.count())
-                .select_from(Reminder)
-                .where(Reminder.due_at <= clock.now(), Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None))
+                select(func.count()).select_from(Reminder).where(Reminder.due_at <= clock.now(), pending())
             )
-            pending = db.session.scalar(
+            unsent = db.session.scalar(
                 select(func.count()).select_from(Notification).where(Notification.email_status == "pending")
             )
             db.session.rollback()
-        return due == 0 and pending == 0
+        return due == 0 and unsent == 0
 
     # --- the call, level by level ---------------------------------------------
     def county_level(self, codes: list[str]) -> list[int]:
@@ -415,6 +413,8 @@ class Replay:
             wrong = {a: (states[a], want) for a, want in self.expected.items() if states[a] != want}
             assert not wrong, f"{len(wrong)} applications not where the replay led them, e.g. {list(wrong.items())[:5]}"
             assert set(states) == set(self.expected)
+            troubled = db.session.scalar(select(func.count()).select_from(Reminder).where(Reminder.attempts > 0))
+            assert troubled == 0, f"{troubled} reminders failed at least once"
             self.fig.end_states = Counter(states.values())
             workflow = {name.value if hasattr(name, "value") else name for name in TRIGGERS_BY_NAME}
             audited = Counter(

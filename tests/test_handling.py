@@ -255,6 +255,7 @@ def test_cc_on_a_trigger_reaches_readers_and_is_read_only(world):
     ]
     message = world.api("get", "/api/v1/notifications", "zj_lead").json["items"][0]["message"]
     assert "抄送" in message and "推荐" in message
+
     # read-only: a copy adds nothing to what its reader may do (the colleague may recall it exactly as a reviewer
     # of the sending province without a copy may); opening marks it read
     def allowed(user):

@@ -289,7 +289,9 @@ def fire_trigger(
     app.state_changed_at = now
     app.updated_at = now
     holders.clear_if_moved(app, from_state)
-    audit = audit_trail.append(app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot)
+    audit = audit_trail.append(
+        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot, row_locked=True
+    )  # locked by get_application(for_update=True) above
     db.session.flush()  # the version check happens here: a concurrent winner makes this fail
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")

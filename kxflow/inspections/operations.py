@@ -27,6 +27,7 @@ from kxflow.core.uploads import check_upload, stored, stored_path
 from kxflow.inspections.models import Inspection, InspectionFile, InspectionMember, InspectionReport
 from kxflow.notifications.operations import notify_users
 from kxflow.reminders.models import Reminder
+from kxflow.reminders.models import pending as pending_reminder
 from kxflow.workdays.calendar import is_workday, on_workday_after, subtract_workdays
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.conflicts import conflict_of
@@ -157,9 +158,7 @@ def _call_off(user: User, inspection: Inspection, app: Application, reason: str)
     inspection.cancelled_at = now
     inspection.cancel_reason = reason[:500]
     db.session.execute(
-        update(Reminder)
-        .where(Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None))
-        .values(cancelled_at=now)
+        update(Reminder).where(Reminder.inspection_id == inspection.id, pending_reminder()).values(cancelled_at=now)
     )
     inspection.members = []
     db.session.flush()
@@ -404,9 +403,7 @@ def record_report(
             inspection.report_recorded_at = now
             db.session.execute(
                 update(Reminder)
-                .where(
-                    Reminder.inspection_id == inspection.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None)
-                )
+                .where(Reminder.inspection_id == inspection.id, pending_reminder())
                 .values(cancelled_at=now)
             )
         db.session.flush()

@@ -18,7 +18,7 @@ from kxflow.core.errors import Invalid
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import flash_problems, nav_item, perform
 from kxflow.inspections import operations, rectification
-from kxflow.reminders.operations import upcoming_for
+from kxflow.reminders.operations import can_see_failures, failures, upcoming_for
 from kxflow.workflow.models import Application
 from kxflow.workflow.states import State
 
@@ -86,13 +86,19 @@ def cancel(inspection_id: int):
 @bp.get("/schedule")
 @login_required
 def schedule_page():
-    """My upcoming inspections and the reminders still to come my way."""
+    """My upcoming inspections and the reminders still to come my way; for ministry staff also the reminders
+    that could not be sent (tried again later, or given up)."""
     upcoming = upcoming_for(current_user)
     inspections = operations.mine(current_user)
     ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
     apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
     return render_template(
-        "inspections/schedule.html", upcoming=upcoming, apps=apps, inspections=inspections, about=REMINDER_ABOUT
+        "inspections/schedule.html",
+        upcoming=upcoming,
+        apps=apps,
+        inspections=inspections,
+        about=REMINDER_ABOUT,
+        failed=failures(current_user) if can_see_failures(current_user) else None,
     )
 
 

@@ -5,7 +5,23 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import gettext
-from sqlalchemy import JSON, String, and_, case, cast, false, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -39,18 +55,66 @@ def active_ids(role: Role) -> list[int]:
     return list(db.session.scalars(select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)))
 
 
+def _bound_scope(role: Role) -> ColumnElement[bool]:
+    """``in_scope`` with the application's county and province as bound parameters (the statement is built once)."""
+    clause = User.role == role.value
+    if role in (Role.COUNTY_STAFF, Role.COUNTY_LEADER):
+        clause = and_(clause, User.county_code == bindparam("county_code", type_=String))
+    elif role == Role.PROVINCE_REVIEWER:
+        clause = and_(clause, User.province_code == bindparam("province_code", type_=String))
+    return clause
+
+
+_TRANSITION_COLUMNS = (
+    "recipient_id",
+    "application_id",
+    "audit_id",
+    "kind",
+    "event",
+    "params",
+    "email",
+    "email_status",
+    "dedupe_key",
+    "created_at",
+)
+# (the holder's role, whether the county clerk is told) -> the INSERT … SELECT, built once with bound values
+_TRANSITION_INSERTS: dict[tuple[Role | None, bool], Insert] = {}
+
+
+def _transition_insert(holder: Role | None, inform_county: bool) -> Insert:
+    stmt = _TRANSITION_INSERTS.get((holder, inform_county))
+    if stmt is None:
+        acting = _bound_scope(holder) if holder is not None else false()
+        informed = _bound_scope(Role.COUNTY_STAFF) if inform_county else false()
+        kind = case((acting, literal("action_required")), else_=literal("info"))
+        recipients = select(
+            User.id,
+            bindparam("application_id", type_=Integer),
+            bindparam("audit_id", type_=Integer),
+            kind,
+            literal("transition"),
+            bindparam("params", type_=JSON),
+            or_(acting, User.email_all.is_(True)),
+            case((acting, literal("pending")), (User.email_all.is_(True), literal("pending")), else_=literal("none")),
+            bindparam("dedupe_prefix", type_=String) + cast(User.id, String),
+            bindparam("created_at", type_=UTCDateTime),
+        ).where(User.active.is_(True), User.id != bindparam("actor_id", type_=Integer), or_(acting, informed))
+        # on the table, not the entity: the ORM would read the parameters as rows of a bulk INSERT
+        stmt = insert(Notification.__table__).from_select(list(_TRANSITION_COLUMNS), recipients)
+        _TRANSITION_INSERTS[(holder, inform_county)] = stmt
+    return stmt
+
+
 def notify_transition(app: Application, audit: AuditRecord) -> None:
     """Writes one notification row per recipient of a transition, in one INSERT … SELECT (no commit).
 
     The next holder is asked to act; the county clerk is told of outcomes; the actor is not told
-    of their own action.
+    of their own action. The statement is built once per kind of recipient set; only values change.
     """
     holder = HOLDER_ROLE.get(audit.to_state)
     inform_county = audit.to_state in _COUNTY_INFO_STATES and holder != Role.COUNTY_STAFF
     if holder is None and not inform_county:
         return
-    acting = in_scope(holder, app) if holder is not None else false()
-    informed = in_scope(Role.COUNTY_STAFF, app) if inform_county else false()
     params = {
         "county": app.county.name,
         "trigger": audit.trigger,
@@ -58,32 +122,19 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
         "to_state": audit.to_state,
         "comment": audit.comment,
     }
-    kind = case((acting, literal("action_required")), else_=literal("info"))
-    recipients = select(
-        User.id,
-        literal(app.id),
-        literal(audit.id),
-        kind,
-        literal("transition"),
-        literal(params, type_=JSON),
-        or_(acting, User.email_all.is_(True)),
-        case((acting, literal("pending")), (User.email_all.is_(True), literal("pending")), else_=literal("none")),
-        literal(f"audit:{audit.id}:user:") + cast(User.id, String),
-        literal(audit.at, type_=UTCDateTime),
-    ).where(User.active.is_(True), User.id != audit.actor_id, or_(acting, informed))
-    columns = [
-        "recipient_id",
-        "application_id",
-        "audit_id",
-        "kind",
-        "event",
-        "params",
-        "email",
-        "email_status",
-        "dedupe_key",
-        "created_at",
-    ]
-    db.session.execute(insert(Notification).from_select(columns, recipients))
+    db.session.execute(
+        _transition_insert(holder, inform_county),
+        {
+            "application_id": app.id,
+            "audit_id": audit.id,
+            "params": params,
+            "dedupe_prefix": f"audit:{audit.id}:user:",
+            "created_at": audit.at,
+            "actor_id": audit.actor_id,
+            "county_code": app.county_code,
+            "province_code": app.province_code,
+        },
+    )
 
 
 def notify_users(

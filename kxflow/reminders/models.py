@@ -1,11 +1,16 @@
-"""A reminder is a row with a due time; the scan sends it once (``sent_at``) unless the work moved on."""
+"""A reminder is a row with a due time; the scan sends it once (``sent_at``) unless the work moved on.
+
+A reminder whose sending raises is tried again later (``next_attempt_at``, backing off) and given up
+(``failed_at``) after ``REMINDER_MAX_ATTEMPTS``; ministry staff see those on the failed-reminders page.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.core import clock
 from kxflow.core.db import db
@@ -34,7 +39,12 @@ class Reminder(db.Model):
             "kind IN (" + ", ".join(f"'{k}'" for k in REMINDER_KINDS) + ")",
             name="kind_known",
         ),
-        CheckConstraint("sent_at IS NULL OR cancelled_at IS NULL", name="sent_or_cancelled"),
+        # at most one end: sent, cancelled (the work moved on) or given up after its attempts
+        CheckConstraint(
+            "(sent_at IS NULL OR cancelled_at IS NULL)"
+            " AND (failed_at IS NULL OR (sent_at IS NULL AND cancelled_at IS NULL))",
+            name="sent_cancelled_or_failed",
+        ),
         # what a transition cancels: the pending reminders of one application
         Index(
             "ix_reminders_pending_by_application",
@@ -63,3 +73,13 @@ class Reminder(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sending raised: how often, when to try again (backoff), the last error, and when the scan gave up
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def pending() -> ColumnElement[bool]:
+    """Neither sent, nor cancelled, nor given up: still to go out."""
+    return and_(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.failed_at.is_(None))

@@ -68,9 +68,10 @@ def _fields(row: AuditRecord) -> dict[str, Any]:
     }
 
 
-def _head(application_id: int | None) -> str:
-    """The hash of the trail's last row (the application row is locked first on PostgreSQL, so appends queue)."""
-    if is_postgres() and application_id is not None:
+def _head(application_id: int | None, locked: bool = False) -> str:
+    """The hash of the trail's last row (the application row is locked first on PostgreSQL, so appends queue;
+    ``locked``: the caller already holds that lock in this transaction)."""
+    if is_postgres() and application_id is not None and not locked:
         db.session.execute(select(Application.id).where(Application.id == application_id).with_for_update())
     last = db.session.scalar(
         select(AuditRecord.row_hash)
@@ -90,9 +91,12 @@ def append(
     at: datetime,
     comment: str | None = None,
     snapshot: dict[str, Any] | None = None,
+    row_locked: bool = False,
 ) -> AuditRecord:
     """One row of the application's timeline: a transition (``event`` a trigger, the application already at
-    its new state) or an event that does not move it (催办 and the like: from and to the same state)."""
+    its new state) or an event that does not move it (催办 and the like: from and to the same state).
+    ``row_locked``: the caller locked the application row (``SELECT … FOR UPDATE``) in this transaction, so the
+    chain's head is read without locking it again."""
     db.session.flush()  # rows appended earlier in this transaction are part of the chain
     fields = {
         "application_id": app.id,
@@ -107,7 +111,7 @@ def append(
         "snapshot": json.loads(json.dumps(snapshot or {}, default=str)),
         "at": at,
     }
-    prev = _head(app.id)
+    prev = _head(app.id, locked=row_locked)
     row = AuditRecord(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
     db.session.add(row)
     db.session.flush()

@@ -3,9 +3,11 @@
 Starts gunicorn on PostgreSQL, gives each of the 1,869 programme counties an application
 (complete, ready to submit) and a clerk and a leader with tokens, then drives, at the same
 concurrency, first /healthz and then the transition endpoint (each client owns its share of
-the applications and alternates ``submit`` / ``county_return``). Prints requests/s and
-p50/p99 for both, the workers' memory before and after, and ends with
-``ratio transition/healthz: X.XX``.
+the applications and alternates ``submit`` / ``county_return``). ANALYZE runs after seeding and the
+PostgreSQL settings are printed. Three repetitions alternate /healthz, the bare floor endpoint
+(``tests/bench/floor.py``, bench only) and the product's transition endpoint; it prints requests/s
+min/median/max, p50/p99, the workers' memory before and after, and ends with the ratios
+transition/floor and ``ratio transition/healthz: min / median / max``.
 
 The server runs in production mode as deployed (the restricted database role, a generated secret, Redis, the
 start-up check), with one allowance: ``ALLOW_PLAIN_HTTP_LOOPBACK=1``, so plain HTTP from this machine is served.
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 import timeit
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,8 +62,8 @@ class Phase:
         )
 
 
-def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
-    """Returns (application id, clerk token, leader token) for every programme county."""
+def seed(url: str, uploads: Path, limit: int | None = None) -> list[tuple[int, str, str]]:
+    """Returns (application id, clerk token, leader token) for every programme county (or the first ``limit``)."""
     from sqlalchemy import insert, select
 
     from kxflow import create_app
@@ -91,7 +94,7 @@ def seed(url: str, uploads: Path) -> list[tuple[int, str, str]]:
             },
         )
         counties = db.session.scalars(
-            select(County).where(County.division_type.in_(PROGRAMME_DIVISION_TYPES)).order_by(County.code)
+            select(County).where(County.division_type.in_(PROGRAMME_DIVISION_TYPES)).order_by(County.code).limit(limit)
         ).all()
         result = evaluate(definition_for(call.indicator_set_version), FULL_INDICATORS)
         password_hash = ministry.password_hash
@@ -174,6 +177,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_every_worker_answers(base: str, workers: int, timeout: float = 180.0) -> None:
+    """Workers load the app after the fork; on a busy machine that takes seconds each. Waits until /healthz
+    answers, then for as many answers as there are workers, so the warm-up does not time out on a boot."""
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while answered < workers * 2:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not answer within {timeout:.0f} s")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=60) as r:
+                answered += r.status == 200
+        except OSError:
+            time.sleep(0.2)
+
+
 def worker_rss_kib(master_pid: int) -> int:
     children = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout.split()
     total = 0
@@ -184,9 +202,12 @@ def worker_rss_kib(master_pid: int) -> int:
     return total
 
 
-async def drive(base: str, phase: Phase, concurrency: int, seconds: float, plan=None, states=None) -> None:
+async def drive(base: str, phase: Phase, concurrency: int, seconds: float, plan=None, states=None, path=None) -> None:
+    """``plan`` given: each client fires its applications' transitions at ``path`` (the product's endpoint, or
+    the bench's floor), alternating submit and county_return; otherwise GET /healthz."""
     deadline = time.perf_counter() + seconds
     timeout = aiohttp.ClientTimeout(total=30)
+    path = path or "/api/v1/applications/{id}/transitions"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), timeout=timeout) as session:
 
         async def client(i: int) -> None:
@@ -201,7 +222,7 @@ async def drive(base: str, phase: Phase, concurrency: int, seconds: float, plan=
                         token, body = leader, {"trigger": "county_return", "comment": "请补充材料"}
                     start = time.perf_counter()
                     async with session.post(
-                        f"{base}/api/v1/applications/{app_id}/transitions",
+                        base + path.format(id=app_id),
                         json=body,
                         headers={"Authorization": f"Bearer {token}"},
                     ) as r:
@@ -219,6 +240,50 @@ async def drive(base: str, phase: Phase, concurrency: int, seconds: float, plan=
         t0 = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(concurrency)))
         phase.seconds = time.perf_counter() - t0
+
+
+PG_SETTINGS = (
+    "server_version",
+    "shared_buffers",
+    "work_mem",
+    "effective_cache_size",
+    "max_connections",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_level",
+    "autovacuum",
+    "jit",
+    "random_page_cost",
+)
+
+
+def analyze_and_settings(url: str) -> str:
+    """ANALYZE after seeding (autovacuum may be off here, and a plan on empty statistics can scan every pending
+    reminder), then the settings the run had."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        values = [f"{name}={conn.execute(text('SHOW ' + name)).scalar()}" for name in PG_SETTINGS]
+    engine.dispose()
+    return "PostgreSQL settings: " + ", ".join(values)
+
+
+def spread(values: list[float], fmt: str = "{:.2f}") -> str:
+    low, mid, high = (fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+    return f"min {low} / median {mid} / max {high}"
+
+
+def merged(name: str, phases: list[Phase]) -> Phase:
+    out = Phase(name)
+    for p in phases:
+        out.latencies += p.latencies
+        out.seconds += p.seconds
+        for code, n in p.statuses.items():
+            out.statuses[code] = out.statuses.get(code, 0) + n
+    return out
 
 
 def machine_cost() -> str:
@@ -260,7 +325,8 @@ def machine_cost() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per phase and repetition")
+    parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "4")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
     args = parser.parse_args()
@@ -277,6 +343,7 @@ def main() -> int:
     migrate_and_load(url, tmp / "uploads", app_role("kxflow_bench"))  # as the owner, granting the app role its rights
     plan = seed(url, tmp / "uploads")
     print(f"seeded {len(plan)} counties with one application each in {time.perf_counter() - t0:.1f} s")
+    print(analyze_and_settings(url))
     print(machine_cost())
 
     port = free_port()
@@ -309,52 +376,60 @@ def main() -> int:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "wsgi:app",
+            "tests.bench.floor_app:app",  # the product, plus the bench's bare floor endpoint
         ],
         cwd=ROOT,
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_every_worker_answers(base, args.workers)
         states = dict.fromkeys((a for a, _, _ in plan), "draft")
+        floor_path = "/bench/floor/{id}"
         asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 3, plan, states))
+        asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 2, plan, states, floor_path))
         asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 2))
         rss_before = worker_rss_kib(server.pid)
-        health = Phase("healthz")
-        asyncio.run(drive(base, health, args.concurrency, args.seconds))
-        # two halves, memory read after each: a leak grows in both, warm-up only in the first
-        transition, second = Phase("transition"), Phase("transition")
-        asyncio.run(drive(base, transition, args.concurrency, args.seconds / 2, plan, states))
-        rss_mid = worker_rss_kib(server.pid)
-        asyncio.run(drive(base, second, args.concurrency, args.seconds / 2, plan, states))
+        runs: dict[str, list[Phase]] = {"healthz": [], "floor": [], "transition": []}
+        for rep in range(args.repetitions):  # alternating, so a drift of the machine touches all three alike
+            for name in runs:
+                phase = Phase(f"{name} #{rep + 1}")
+                if name == "healthz":
+                    asyncio.run(drive(base, phase, args.concurrency, args.seconds))
+                else:
+                    path = floor_path if name == "floor" else None
+                    asyncio.run(drive(base, phase, args.concurrency, args.seconds, plan, states, path))
+                runs[name].append(phase)
+                print(phase.line(), flush=True)
         rss_after = worker_rss_kib(server.pid)
-        transition.latencies += second.latencies
-        transition.seconds += second.seconds
-        for code, n in second.statuses.items():
-            transition.statuses[code] = transition.statuses.get(code, 0) + n
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
 
-    print(f"gunicorn: {args.workers} workers × {args.threads} threads, {args.concurrency} concurrent clients")
-    print(health.line())
-    print(transition.line())
-    unexpected = {k: v for k, v in transition.statuses.items() if k not in (200, 409)}
-    unexpected.update({k: v for k, v in health.statuses.items() if k != 200})
+    print(
+        f"gunicorn: {args.workers} workers × {args.threads} threads, {args.concurrency} concurrent clients, "
+        f"{args.repetitions} alternating repetitions of {args.seconds:.0f} s each"
+    )
+    every = {name: merged(name, phases) for name, phases in runs.items()}
+    for name, phases in runs.items():
+        print(
+            f"{name:<11} req/s {spread([p.rate for p in phases], '{:.1f}')}   "
+            f"p50 {every[name].pct(0.50):.1f} ms  p99 {every[name].pct(0.99):.1f} ms (all repetitions)"
+        )
+    unexpected: dict[int, int] = {}
+    for name, phase in every.items():
+        for code, n in phase.statuses.items():
+            if code != 200 and not (name != "healthz" and code == 409):
+                unexpected[code] = unexpected.get(code, 0) + n
     print(f"errors other than the expected 409s: {sum(unexpected.values())} {unexpected or ''}")
     print(
-        f"workers' memory (RSS, all workers): {rss_before / 1024:.1f} MiB before the transitions, "
-        f"{rss_mid / 1024:.1f} MiB half-way ({(rss_mid - rss_before) / 1024:+.1f}), "
-        f"{rss_after / 1024:.1f} MiB at the end ({(rss_after - rss_mid) / 1024:+.1f} in the second half)"
+        f"workers' memory (RSS, all workers): {rss_before / 1024:.1f} MiB before, "
+        f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f})"
     )
-    print(f"median healthz {statistics.median(health.latencies) * 1000:.1f} ms")
-    print(f"ratio transition/healthz: {transition.rate / health.rate:.2f}")
+    by_rep = list(zip(runs["healthz"], runs["floor"], runs["transition"], strict=True))
+    print(f"ratio floor/healthz: {spread([f.rate / h.rate for h, f, _ in by_rep])}")
+    print(f"ratio transition/floor: {spread([t.rate / f.rate for _, f, t in by_rep])}")
+    print(f"ratio transition/healthz: {spread([t.rate / h.rate for h, _, t in by_rep])}")
     return 1 if unexpected else 0
 
 
