@@ -96,7 +96,11 @@ def charts(parts: dict, link: Link) -> list[dict[str, Any]]:
                 _series(
                     gettext("Change (percentage points)"), [share["change_pp"]] + [r["change_pp"] for r in rows], links
                 ),
-                _series(gettext("Applications"), [share["applications"]] + [r["applications"] for r in rows], links),
+                _series(
+                    gettext("Number of applications"),
+                    [share["applications"]] + [r["applications"] for r in rows],
+                    links,
+                ),
             ],
             "secondary": 1,  # the second series is a count: shown in the table, drawn on its own axis
         }
@@ -159,7 +163,7 @@ def charts(parts: dict, link: Link) -> list[dict[str, Any]]:
             "categories": [state_label(s["state"], loc) for s in states],
             "series": [
                 _series(
-                    gettext("Applications"),
+                    gettext("Number of applications"),
                     [s["count"] for s in states],
                     [
                         link(Filters(call_id=call_id, state=s["state"])) if s["listed"] == s["count"] else None
@@ -180,7 +184,7 @@ def charts(parts: dict, link: Link) -> list[dict[str, Any]]:
             "categories": [state_label(f["stage"], loc) for f in pipe["funnel"]],
             "series": [
                 _series(
-                    gettext("Applications"),
+                    gettext("Number of applications"),
                     [f["count"] for f in pipe["funnel"]],
                     [
                         link(Filters(call_id=call_id, stage=f["stage"]))
@@ -204,7 +208,7 @@ def charts(parts: dict, link: Link) -> list[dict[str, Any]]:
             "categories": [p["province_name"] for p in by_province],
             "series": [
                 _series(
-                    gettext("Applications"),
+                    gettext("Number of applications"),
                     [p["total"] for p in by_province],
                     [link(Filters(call_id=call_id, province=p["province_code"])) for p in by_province],
                 )

@@ -149,7 +149,7 @@ def provinces_xlsx(user: User, call: Call | None) -> tuple[bytes, int]:
     rows = operations.provinces(user, call)
     headers: list[tuple[str, str | None, int]] = [
         (gettext("Province"), None, 14),
-        (gettext("Applications"), INT, 10),
+        (gettext("Number of applications"), INT, 10),
         (gettext("Recommended"), INT, 10),
         (gettext("Designated"), INT, 10),
         (gettext("Quota"), INT, 8),
@@ -242,7 +242,7 @@ def call_xlsx(user: User, call: Call) -> tuple[bytes, int]:
     _sheet(
         book,
         gettext("Funnel"),
-        [(gettext("Stage reached"), None, 14), (gettext("Applications"), INT, 10)],
+        [(gettext("Stage reached"), None, 14), (gettext("Number of applications"), INT, 10)],
         ([state_label(f["stage"], loc), f["count"]] for f in pipe["funnel"]),
     )
     return _bytes(book), len(apps)
