@@ -292,3 +292,13 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(world, figures):
     many = _queries_for(world.app, page, "/statistics")
     assert many == few, (few, many)
     assert few <= 40
+
+
+def test_the_whole_dashboard_in_one_answer_agrees_with_its_parts(world, figures):
+    whole = _get(world, "zj_reviewer", "/api/v1/statistics/dashboard")
+    assert whole["pass_rates"] == _get(world, "zj_reviewer", "/api/v1/statistics/plan")["pass_rates"]
+    assert whole["overdue"] == _get(world, "zj_reviewer", "/api/v1/statistics/overdue")
+    assert whole["provinces"] == _get(world, "zj_reviewer", "/api/v1/statistics/provinces")
+    assert whole["call"]["id"] == world.call_id
+    calendar = whole["inspections"]
+    assert calendar["from"] < calendar["to"] and len(calendar["weeks"]) == 16

@@ -26,6 +26,10 @@ class CallArgs(Schema):
     call_id = Int(metadata={"description": "the call; the latest when left out"})
 
 
+class OverdueArgs(Schema):
+    call_id = Int(metadata={"description": "only this call; every call when left out"})
+
+
 class ProvinceRate(Schema):
     province_code = fields.String()
     province_name = fields.String()
@@ -181,7 +185,7 @@ class InspectionItem(Schema):
 
 
 class CalendarOut(Schema):
-    from_ = fields.Date(data_key="from")
+    from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     weeks = fields.List(fields.Nested(Week))
     items = fields.List(fields.Nested(InspectionItem))
@@ -261,7 +265,7 @@ def pipeline(args):
 
 
 @blp.route("/overdue", methods=["GET"])
-@blp.arguments(CallArgs, location="query")
+@blp.arguments(OverdueArgs, location="query")
 @blp.response(200, OverdueOut)
 def overdue(args):
     """Applications past their due date or time limit: by stage and province, and the oldest first."""
@@ -292,3 +296,28 @@ def applications(args):
     page, per_page = args.pop("page"), args.pop("per_page")
     result = operations.behind(api_user(), Filters(**args), page=page, per_page=per_page)
     return {"items": result.items, "page": result.page, "per_page": result.per_page, "total": result.total}
+
+
+class CallRef(Schema):
+    id = Int()
+    title = fields.String()
+    year = Int()
+
+
+class DashboardOut(Schema):
+    call = fields.Nested(CallRef, allow_none=True)
+    pass_rates = fields.Nested(PassRates)
+    fiscal_share = fields.Nested(FiscalShare)
+    designations = fields.Nested(DesignationsOut)
+    pipeline = fields.Nested(PipelineOut)
+    overdue = fields.Nested(OverdueOut)
+    inspections = fields.Nested(CalendarOut)
+    provinces = fields.List(fields.Nested(ProvinceRow))
+
+
+@blp.route("/dashboard", methods=["GET"])
+@blp.arguments(CallArgs, location="query")
+@blp.response(200, DashboardOut)
+def dashboard(args):
+    """Every figure of the dashboard in one answer, each computed once (a bounded number of queries)."""
+    return operations.dashboard(api_user(), args.get("call_id"))
