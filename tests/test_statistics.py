@@ -18,6 +18,7 @@ from sqlalchemy import event, select, update
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.security_log import SecurityEvent
+from kxflow.statistics.excel import _book, _bytes, _sheet, safe
 from kxflow.workflow.models import Application
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, bulk_ready_applications
 from tests.web_support import Browser
@@ -219,8 +220,6 @@ def test_applications_export_reopened(world, figures):
 
 
 def test_formula_text_is_escaped():
-    from kxflow.statistics.excel import safe
-
     assert [safe(v) for v in ("=1+1", "+86", "-3", "@SUM(A1)", "安吉县", 12.5)] == [
         "'=1+1",
         "'+86",
@@ -232,8 +231,6 @@ def test_formula_text_is_escaped():
 
 
 def test_a_formula_in_user_text_stays_text_in_the_file(world, figures, app):
-    from kxflow.statistics.excel import _book, _bytes, _sheet
-
     with app.test_request_context():
         book = _book()
         _sheet(book, "t", [("名称", None, 10)], [['=HYPERLINK("http://evil")'], ["@cmd"]])

@@ -1,4 +1,4 @@
-/* The statistics page: draws each chart (vendored ECharts) from the JSON the page carries — the same data its
+/* The statistics page: draws each chart (vendored ECharts) from the JSON in a data attribute of the page — the same data its
    table shows — links every bar to the list behind it, and sorts the provinces table. No inline script. */
 (function () {
   "use strict";
@@ -67,7 +67,7 @@
   }
 
   if (holder && window.echarts) {
-    JSON.parse(holder.textContent).forEach(draw);
+    JSON.parse(holder.getAttribute("data-charts")).forEach(draw);
   }
 
   // the provinces table: sort by any column (numbers by value, blanks last)
