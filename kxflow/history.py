@@ -48,8 +48,9 @@ def _workday(day):
 
 
 class History:
-    def __init__(self, calls: int, counties: int | None, seed: int) -> None:
+    def __init__(self, calls: int, counties: int | None, seed: int, *, programme_limit: int | None = None) -> None:
         self.random = random.Random(seed)
+        self.programme_limit = programme_limit  # only the first counties of the programme (a small test world)
         self.calls = calls
         self.counties = counties
         self.now = clock.now()
@@ -282,8 +283,14 @@ class History:
             if draw < 0.07:
                 with clock.at(app.rectification_due + timedelta(days=1)):
                     self.fire(self.ministry, app.id, Trigger.REVOKE, comment="整改期满仍未达标，撤销命名。")
-            elif app.rectification_due < self.now:
-                with clock.at(app.rectification_due - timedelta(days=10)):
+            elif app.rectification_due < self.now:  # re-checked again before the deadline, and restored
+                when = app.rectification_due - timedelta(days=90)
+                with clock.at(when):
+                    inspection = self.inspect(app, when, "recheck")
+                with clock.at(datetime.combine(inspection.scheduled_on, time(16), tzinfo=CHINA)):
+                    record_report(
+                        self.ministry, inspection.id, findings="整改后复查：整改任务已完成。", result="satisfactory"
+                    )
                     self.fire(self.ministry, app.id, Trigger.PASS_RECHECK, comment="整改到位。")
 
     def begin(self) -> list[tuple[str, str, str]]:
@@ -297,6 +304,7 @@ class History:
                 select(County.code, County.name, County.province_code)
                 .where(County.division_type.in_(PROGRAMME_DIVISION_TYPES), County.valid_to.is_(None))
                 .order_by(County.code)
+                .limit(self.programme_limit)
             )
         ]
         self.rounds(programme)
@@ -308,9 +316,11 @@ class History:
         db.session.flush()
 
 
-def seed_history(calls: int, counties: int | None = None, seed: int = 20261129) -> History:
+def seed_history(
+    calls: int, counties: int | None = None, seed: int = 20261129, *, programme_limit: int | None = None
+) -> History:
     """The whole history in the caller's transaction (tests); the command commits call by call."""
-    history = History(calls, counties, seed)
+    history = History(calls, counties, seed, programme_limit=programme_limit)
     programme = history.begin()
     for k in range(calls):
         history.call_and_rechecks(k, programme)
