@@ -15,6 +15,7 @@
   function option(spec) {
     var horizontal = spec.kind === "hbar";
     var valueAxis = { type: "value", axisLabel: { formatter: function (v) { return fmt(v, spec); } } };
+    if (spec.format === "count") valueAxis.minInterval = 1;  // no half applications on the axis
     var categoryAxis = { type: "category", data: spec.categories, axisLabel: { interval: 0, hideOverlap: !horizontal } };
     if (horizontal) categoryAxis.inverse = true;
     if (!horizontal) categoryAxis.axisLabel.rotate = spec.categories.length > 6 ? 40 : 0;
@@ -34,7 +35,9 @@
       return base;
     }
     var values = [valueAxis];
-    if (spec.secondary !== undefined) values.push({ type: "value", position: horizontal ? "top" : "right", splitLine: { show: false } });
+    if (spec.secondary !== undefined) {
+      values.push({ type: "value", minInterval: 1, position: horizontal ? "top" : "right", splitLine: { show: false } });
+    }
     base.xAxis = horizontal ? values : categoryAxis;
     base.yAxis = horizontal ? categoryAxis : values;
     base.series = spec.series.map(function (s, i) {
