@@ -15,10 +15,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select, update
 
+from kxflow.accounts.models import User
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.core.errors import Forbidden
 from kxflow.core.security_log import SecurityEvent
 from kxflow.statistics.excel import _book, _bytes, _sheet, safe
+from kxflow.statistics.operations import _KEPT, dashboard
 from kxflow.workflow.models import Application
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, bulk_ready_applications
 from tests.web_support import Browser
@@ -299,3 +302,20 @@ def test_the_whole_dashboard_in_one_answer_agrees_with_its_parts(world, figures)
     assert whole["call"]["id"] == world.call_id
     calendar = whole["inspections"]
     assert calendar["from"] < calendar["to"] and len(calendar["weeks"]) == 16
+
+
+def test_figures_are_kept_a_minute_per_scope_never_across_scopes(world, figures, app):
+    app.config["STATISTICS_CACHE_SECONDS"] = 60
+    try:
+        with app.app_context():
+            users = {n: db.session.get(User, world.ids[n]) for n in ("ministry", "zj_reviewer", "sc_reviewer")}
+            nation = dashboard(users["ministry"])
+            assert dashboard(users["ministry"]) is nation  # kept
+            zj, sc = dashboard(users["zj_reviewer"]), dashboard(users["sc_reviewer"])
+            assert [p["province_name"] for p in zj["provinces"]] == ["浙江省"]
+            assert [p["province_name"] for p in sc["provinces"]] == ["四川省"]
+            with pytest.raises(Forbidden):
+                dashboard(db.session.get(User, world.ids["expert"]))
+    finally:
+        app.config["STATISTICS_CACHE_SECONDS"] = 0.0
+        _KEPT.clear()

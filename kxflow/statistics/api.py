@@ -305,6 +305,7 @@ class CallRef(Schema):
 
 
 class DashboardOut(Schema):
+    computed_at = ChinaDateTime(metadata={"description": "the figures are kept up to a minute per scope and call"})
     call = fields.Nested(CallRef, allow_none=True)
     pass_rates = fields.Nested(PassRates)
     fiscal_share = fields.Nested(FiscalShare)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from time import monotonic
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import Date, and_, case, cast, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
@@ -590,8 +592,37 @@ def provinces(user: User, call: Call | None, *, parts: dict | None = None) -> li
     return out
 
 
+_KEPT: dict[tuple, tuple[float, dict]] = {}
+KEPT_MAX = 512  # scopes × calls kept at once, per process
+
+
+def _scope_key(user: User) -> tuple:
+    if user.role == Role.MINISTRY_STAFF:
+        return ("nation",)
+    if user.role == Role.PROVINCE_REVIEWER:
+        return ("province", user.province_code)
+    return ("county", user.county_code)
+
+
 def dashboard(user: User, call_id: int | None = None) -> dict:
-    """Every figure of the dashboard, each computed once."""
+    """Every figure of the dashboard, each computed once — and kept for ``STATISTICS_CACHE_SECONDS`` per scope and
+    call (the same for everyone who sees the same counties), so a busy morning does not recompute them per view."""
+    _require(user)
+    seconds = current_app.config.get("STATISTICS_CACHE_SECONDS", 0)
+    key = (*_scope_key(user), call_id)
+    now = monotonic()
+    kept = _KEPT.get(key)
+    if seconds and kept is not None and kept[0] > now:
+        return kept[1]
+    parts = _compute_dashboard(user, call_id)
+    if seconds:
+        if len(_KEPT) >= KEPT_MAX:
+            _KEPT.clear()
+        _KEPT[key] = (now + seconds, parts)
+    return parts
+
+
+def _compute_dashboard(user: User, call_id: int | None) -> dict:
     call = pick_call(user, call_id)
     parts = {
         "pass_rates": pass_rates(user),
@@ -604,6 +635,7 @@ def dashboard(user: User, call_id: int | None = None) -> dict:
     parts["provinces"] = provinces(user, call, parts=parts)
     parts["call"] = {"id": call.id, "title": call.title, "year": call.year} if call else None
     parts["calls"] = calls(user)
+    parts["computed_at"] = clock.now()
     return parts
 
 
