@@ -63,6 +63,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.publicity.api import blp as objections_blp
     from kxflow.publicity.api import public_blp
     from kxflow.reminders.api import blp as reminders_blp
+    from kxflow.statistics.api import blp as statistics_blp
 
     for blp in (
         tokens_blp,
@@ -79,6 +80,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         experts_blp,
         objections_blp,
         public_blp,
+        statistics_blp,
     ):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens or no login at all: no cookies, so nothing to forge
@@ -108,6 +110,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.notifications.views import bp as notifications_web
     from kxflow.publicity.views import bp as publicity_web
     from kxflow.regions.views import bp as regions_web
+    from kxflow.statistics.views import bp as statistics_web
     from kxflow.workdays.views import bp as workdays_web
 
     init_web(app)
@@ -124,6 +127,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         inspections_web,
         publicity_web,
         regions_web,
+        statistics_web,
         workdays_web,
     ):
         app.register_blueprint(blp)

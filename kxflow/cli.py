@@ -49,6 +49,31 @@ def register(app: Flask) -> None:
         for username, role, name in users:
             click.echo(f"  {username:<12} {role:<18} {name}")
 
+    @group.command("seed-history")
+    @click.option("--calls", default=10, show_default=True, help="Yearly calls, the latest last year.")
+    @click.option("--counties", type=int, default=None, help="Counties invited per call (default: all of them).")
+    @click.option("--seed", default=20261129, show_default=True, help="The same seed gives the same history.")
+    def seed_history_cmd(calls, counties, seed):
+        """Load a deterministic history through the operations (calls, assessments, designations). Never in
+        production. One transaction per call."""
+        from flask import current_app
+
+        from kxflow.history import History
+
+        if current_app.config["KXFLOW_ENV"] == "production":
+            click.echo("seed-history refuses to run in production.", err=True)
+            raise SystemExit(2)
+        history = History(calls, counties, seed)
+        with transaction():
+            programme = history.begin()
+        click.echo(f"assessment rounds loaded for {len(programme)} counties")
+        for k in range(calls):
+            with transaction():
+                history.call_and_rechecks(k, programme)
+            click.echo(
+                f"call {k + 1}/{calls} ({history.first_year + k}) loaded; inspections so far: {history.inspections}"
+            )
+
     @group.command("create-user")
     @click.option("--username", required=True)
     @click.option("--role", required=True)

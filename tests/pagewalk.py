@@ -45,6 +45,7 @@ PAGES: dict[str, list[str]] = {
         "/calls",
         "/indicator-sets",
         "/settings",
+        "/statistics",
     ],
     "zj_leader2": [
         "/tasks",
@@ -64,6 +65,8 @@ PAGES: dict[str, list[str]] = {
         "/calls/{call}",
         "/notifications",
         "/assessments",
+        "/statistics",
+        "/statistics/applications?stage=province_review",
     ],
     "sc_province": [
         "/tasks",
@@ -96,6 +99,9 @@ PAGES: dict[str, list[str]] = {
         "/experts",
         "/assessments",
         "/indicator-sets",
+        "/statistics",
+        "/statistics/applications?call_id={call}&stage=ministry_review",
+        "/statistics/applications?overdue=1",
     ],
     "expert_js": [
         "/assignments",

@@ -50,7 +50,9 @@ def security_headers(response: Response) -> Response:
     seconds = current_app.config.get("HSTS_SECONDS") or 0
     if seconds:
         h["Strict-Transport-Security"] = f"max-age={seconds}; includeSubDomains"
-    if _authenticated() and not request.path.startswith("/static/"):
+    # the assets (content-hashed, the same for everyone) stay cacheable: a page that needs a large one (the charts)
+    # would otherwise fetch it anew on every view
+    if _authenticated() and not request.path.startswith(("/static/", "/assets/")):
         h["Cache-Control"] = "no-store"
         h["Pragma"] = "no-cache"
     return response

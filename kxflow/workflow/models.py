@@ -118,7 +118,13 @@ class AuditRecord(db.Model):
     chained to the one before it in its application's trail (see ``workflow.audit``)."""
 
     __tablename__ = "audit_records"
-    __table_args__ = (UniqueConstraint("application_id", "prev_hash", name="uq_audit_records_one_successor"),)
+    __table_args__ = (
+        UniqueConstraint("application_id", "prev_hash", name="uq_audit_records_one_successor"),
+        # the statistics: a trail in time order, events by year, stages reached
+        Index("ix_audit_records_application_at", "application_id", "at"),
+        Index("ix_audit_records_trigger_at", "trigger", "at"),
+        Index("ix_audit_records_to_state_application", "to_state", "application_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
