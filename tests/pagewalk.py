@@ -58,6 +58,7 @@ PAGES: dict[str, list[str]] = {
         "/applications/{app:嘉善县}",
         "/notifications",
         "/assessments",
+        "/papers",
     ],
     "sc_province": [
         "/tasks",
@@ -81,6 +82,7 @@ PAGES: dict[str, list[str]] = {
         "/experts",
         "/assessments",
         "/indicator-sets",
+        "/papers",
     ],
     "expert_js": [
         "/assignments",
