@@ -161,7 +161,7 @@ def test_review_summary_lists_every_experts_scores_and_the_weighted_mean(world, 
     text, pages = read_pdf(r.data, "review-summary")
     assert "专家评审意见汇总表" in text and "安吉县" in text
     panel = world.api("get", f"/api/v1/applications/{app_id}/panel", "ministry").json
-    mean = panel["summary"]["weighted_mean"]
+    mean = panel["aggregate"]["weighted_mean"]
     assert f"{mean:.2f}".rstrip("0").rstrip(".") in text
     for n in (1, 2, 3):
         assert f"专家{n}" in text
@@ -283,7 +283,7 @@ def test_a_long_export_runs_on_a_worker_shows_its_progress_and_only_its_owner_do
     assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(r.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:7] == ("序号", "申报批次", "省份", "地市", "县（市、区）", "区划代码", "状态")
+    assert rows[0][:7] == ("序号", "申报批次", "省份", "地市", "县（市）", "区划代码", "所处环节")
     assert "科技特派员（人）" in rows[0]
     assert sheet.freeze_panes == "A2"
     assert sorted(r[4] for r in rows[1:]) == sorted(["安吉县", "德清县"])
