@@ -54,7 +54,7 @@ def _print_section(user: User, app: Application) -> dict[str, Any] | None:
 def _pdf(template: str, filename: str, what: dict[str, Any], **context: Any) -> Response:
     html = render_template(template, printed_at=clock.now(), **context)
     body = pdf.render(html)
-    record("export", user_id=current_user.id, detail={"format": "pdf", **what})
+    record("export", user_id=current_user.id, username=current_user.username, detail={"format": "pdf", **what})
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -180,5 +180,10 @@ def export_status(export_id: int):
 @login_required
 def export_download(export_id: int):
     row, path = exports.file_of(current_user, export_id)
-    record("export", user_id=current_user.id, detail={"format": "xlsx", "export_id": row.id, "rows": row.rows})
+    record(
+        "export",
+        user_id=current_user.id,
+        username=current_user.username,
+        detail={"format": "xlsx", "export_id": row.id, "rows": row.rows, "filters": row.filters},
+    )
     return download_file(path, exports.XLSX, row.file_name)
