@@ -228,6 +228,10 @@ def test_an_export_refuses_bad_filters_naming_the_field(world, app):
     web = Browser(app, "zj_reviewer")
     r = web.post_form("/exports", {"call_ids": ["9999"]}, page="/papers")
     assert r.status_code == 422 and "申报批次：没有这个批次" in r.data.decode()
+    r = web.post_form("/exports", {"call_ids": ["第一批"]}, page="/papers")
+    assert r.status_code == 422 and "申报批次：没有这个批次（第一批）" in r.data.decode()
+    r = web.post_form("/exports", {"state": "published"}, page="/papers")
+    assert r.status_code == 422 and "所处环节：" in r.data.decode()
     r = web.post_form("/exports", {"province": "510000"}, page="/papers")
     assert r.status_code == 422 and "省份：" in r.data.decode()
     with app.app_context():

@@ -48,14 +48,16 @@ UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these
 # --- asking -------------------------------------------------------------------------------------
 
 
-def start(user: User, *, call_ids: list[int], state: str | None, province: str | None) -> Export:
-    """Records an export of the applications the user may see, filtered; 422 naming the field on bad input."""
+def start(user: User, *, call_ids: list[str], state: str | None, province: str | None) -> Export:
+    """Records an export of the applications the user may see, filtered; 422 naming the field on bad input.
+    ``call_ids`` as the form sends them (none: every call)."""
     require_list_role(user)
     errors: dict[str, list[str]] = {}
-    known = set(db.session.scalars(select(Call.id).where(Call.id.in_(call_ids)))) if call_ids else set()
-    unknown = sorted(set(call_ids) - known)
+    asked = {int(v) for v in call_ids if v.isdecimal() and len(v) < 10}
+    known = set(db.session.scalars(select(Call.id).where(Call.id.in_(asked)))) if asked else set()
+    unknown = [v for v in call_ids if v and not (v.isdecimal() and len(v) < 10 and int(v) in known)]
     if unknown:
-        errors["call_ids"] = [gettext("Call: no such call (%(ids)s).", ids=", ".join(map(str, unknown)))]
+        errors["call_ids"] = [gettext("Call: no such call (%(ids)s).", ids=", ".join(v[:20] for v in unknown[:5]))]
     if state and state not in STATE_NAMES:
         errors["state"] = [gettext("Stage: not a stage of the workflow.")]
     if province:

@@ -139,13 +139,12 @@ def index():
 def start_export():
     form = request.form
     try:
-        call_ids = [int(v) for v in form.getlist("call_ids") if v]
-    except ValueError:
-        call_ids = [-1]  # not a number: refused below as no such call
-    try:
         with transaction():
             row = exports.start(
-                current_user, call_ids=call_ids, state=form.get("state") or None, province=form.get("province") or None
+                current_user,
+                call_ids=form.getlist("call_ids"),
+                state=form.get("state") or None,
+                province=form.get("province") or None,
             )
     except Invalid as exc:
         flash_problems(exc)
