@@ -41,6 +41,7 @@ messages: $(STAMP)
 export KXFLOW_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 run: install
+	@bash deploy/papers-packages.sh || echo "make run: the PDF papers (申报书, 公示名单, 命名名单) will answer 503 with what to install: the Chinese fonts (fonts-noto-cjk) or WeasyPrint's libraries are missing."
 	$(DEV) $(FLASK) db upgrade
 	$(DEV) $(FLASK) kxflow load-regions
 	$(DEV) $(FLASK) kxflow seed-demo

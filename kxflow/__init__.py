@@ -108,6 +108,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from kxflow.indicators.views import bp as indicators_web
     from kxflow.inspections.views import bp as inspections_web
     from kxflow.notifications.views import bp as notifications_web
+    from kxflow.papers.views import bp as papers_web
     from kxflow.publicity.views import bp as publicity_web
     from kxflow.regions.views import bp as regions_web
     from kxflow.statistics.views import bp as statistics_web
@@ -126,6 +127,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         indicators_web,
         inspections_web,
         publicity_web,
+        papers_web,
         regions_web,
         statistics_web,
         workdays_web,
@@ -177,6 +179,7 @@ def _import_models() -> None:
     import kxflow.inspections.models  # noqa: F401
     import kxflow.notifications.copies  # noqa: F401
     import kxflow.notifications.models  # noqa: F401
+    import kxflow.papers.models  # noqa: F401
     import kxflow.publicity.models  # noqa: F401
     import kxflow.regions.models  # noqa: F401
     import kxflow.reminders.models  # noqa: F401

@@ -30,6 +30,7 @@ from tests.dbutil import app_role, ensure_app_role, migrate_and_load, recreate_p
 BACKEND = os.environ.get("KXFLOW_TEST_DB", "sqlite")
 PG_DB = os.environ.get("KXFLOW_TEST_PG_DB", "kxflow_test")
 MUTABLE_TABLES = (
+    "exports",
     "notifications",
     "audit_records",
     "attachments",

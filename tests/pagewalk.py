@@ -67,6 +67,7 @@ PAGES: dict[str, list[str]] = {
         "/assessments",
         "/statistics",
         "/statistics/applications?stage=province_review",
+        "/papers",
     ],
     "sc_province": [
         "/tasks",
@@ -102,6 +103,7 @@ PAGES: dict[str, list[str]] = {
         "/statistics",
         "/statistics/applications?call_id={call}&stage=ministry_review",
         "/statistics/applications?overdue=1",
+        "/papers",
     ],
     "expert_js": [
         "/assignments",

@@ -53,4 +53,6 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "services: installing Chromium and CJK fonts"
   apt_install chromium fonts-noto-cjk
 fi
-echo "services: PostgreSQL, Redis and Chromium are ready"
+# --- what the papers need: Chinese fonts for WeasyPrint, poppler's tools for the tests that read the PDFs ----
+bash "$(dirname "$0")/../deploy/papers-packages.sh" --with-poppler
+echo "services: PostgreSQL, Redis, Chromium, the CJK fonts and poppler are ready"

@@ -176,6 +176,7 @@ UNSCOPED = (
     "/assets/",
     "/api/v1/calls/<int:call_id>",
     "/calls/<int:call_id>",  # a call's page: its dates for all; the quota figures each may see
+    "/calls/<int:call_id>/papers/",  # a call is open to all; its lists hold only the reader's counties
 )  # open to all by design
 UNCHANGING = {"security_events", "user_sessions", "api_tokens", "login_throttle", "scheduler_locks"}
 
@@ -251,6 +252,7 @@ def stage(world):
             "audit_id": db.session.scalar(
                 select(AuditRecord.id).where(AuditRecord.application_id == app_id, AuditRecord.trigger == "submit")
             ),
+            "export_id": _export_of(world, "zj_reviewer"),
         }
         seated = {a.expert_id for a in panel}
         assert db.session.get(Inspection, inspection) is not None and all(ids.values()), ids
@@ -258,6 +260,19 @@ def stage(world):
         name for name in ("expert_bj", "expert_js", "expert_hb", "expert_sc") if world.ids[name] not in seated
     )
     return ids, outsider
+
+
+def _export_of(world, name: str) -> int:
+    """A long export the province's reviewer asked for (a row only its owner may see)."""
+    from kxflow.core import clock
+    from kxflow.core.db import db
+    from kxflow.papers.models import Export
+
+    row = Export(user_id=world.ids[name], kind="applications_xlsx", filters={}, file_name="申报名单.xlsx")
+    row.status, row.progress, row.rows, row.created_at = "queued", 0, 0, clock.now()
+    db.session.add(row)
+    db.session.commit()
+    return row.id
 
 
 def _fingerprint(app) -> dict:

@@ -2,6 +2,7 @@
 
 from kxflow import create_app
 from kxflow.notifications import tasks as _notification_tasks  # noqa: F401  (registers the tasks)
+from kxflow.papers import tasks as _papers_tasks  # noqa: F401
 from kxflow.reminders import tasks as _reminder_tasks  # noqa: F401
 
 flask_app = create_app()

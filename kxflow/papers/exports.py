@@ -1,0 +1,282 @@
+"""Long exports: the filtered application list (the nation over several calls) as XLSX, written by a worker.
+
+``start`` records what was asked (the unit of work commits it, then the view hands the id to the worker);
+``run`` is the worker's side: it reads the applications through the asker's scope, writes the workbook row by
+row and reports its progress in short transactions of its own, so the page polling ``status`` sees the bar move.
+Only the user who asked sees the export and downloads its file.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from flask_babel import force_locale, gettext
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from sqlalchemy import func, select, update
+
+from kxflow.accounts.models import User
+from kxflow.calls.models import Call
+from kxflow.core import clock
+from kxflow.core.db import db, side_transaction
+from kxflow.core.errors import Invalid, NotFound
+from kxflow.core.fields import CHINA
+from kxflow.core.formats import locale
+from kxflow.core.uow import transaction
+from kxflow.core.uploads import stored_path, upload_folder
+from kxflow.indicators.definition import Item
+from kxflow.indicators.models import definition_for
+from kxflow.papers.models import Export
+from kxflow.papers.operations import require_list_role
+from kxflow.regions.models import County, Province
+from kxflow.workflow.models import Application
+from kxflow.workflow.scope import applications_for, nationwide
+from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
+
+log = logging.getLogger(__name__)
+
+KIND = "applications_xlsx"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BATCH = 200  # rows between two progress reports (at most every 2 %)
+UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
+
+
+# --- asking -------------------------------------------------------------------------------------
+
+
+def start(user: User, *, call_ids: list[str], state: str | None, province: str | None) -> Export:
+    """Records an export of the applications the user may see, filtered; 422 naming the field on bad input.
+    ``call_ids`` as the form sends them (none: every call)."""
+    require_list_role(user)
+    errors: dict[str, list[str]] = {}
+    asked = {int(v) for v in call_ids if v.isdecimal() and len(v) < 10}
+    known = set(db.session.scalars(select(Call.id).where(Call.id.in_(asked)))) if asked else set()
+    unknown = [v for v in call_ids if v and not (v.isdecimal() and len(v) < 10 and int(v) in known)]
+    if unknown:
+        errors["call_ids"] = [gettext("Call: no such call (%(ids)s).", ids=", ".join(v[:20] for v in unknown[:5]))]
+    if state and state not in STATE_NAMES:
+        errors["state"] = [gettext("Stage: not a stage of the workflow.")]
+    if province:
+        if not nationwide(user):
+            errors["province"] = [gettext("Province: only the ministry chooses a province; yours is exported.")]
+        elif db.session.get(Province, province) is None:
+            errors["province"] = [gettext("Province: no such province.")]
+    if errors:
+        raise Invalid(fields=errors)
+    now = clock.now()
+    row = Export(
+        user_id=user.id,
+        kind=KIND,
+        filters={"call_ids": sorted(known), "state": state or None, "province": province or None, "locale": locale()},
+        status="queued",
+        progress=0,
+        rows=0,
+        file_name=gettext("applications") + now.astimezone(CHINA).strftime("-%Y%m%d-%H%M%S") + ".xlsx",
+        created_at=now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def get_own(user: User, export_id: int) -> Export:
+    """The user's own export; anyone else's is 404, so ids reveal nothing."""
+    row = db.session.get(Export, export_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound()
+    return row
+
+
+def status_label(row: Export) -> str:
+    if row.status == "queued":
+        return gettext("Waiting for a worker…")
+    if row.status == "running":
+        return gettext("Exporting: %(progress)s %% (%(rows)s rows so far)", progress=row.progress, rows=row.rows)
+    if row.status == "done":
+        return gettext("Done: %(rows)s rows.", rows=row.rows)
+    return gettext("The export failed; please try again or tell your administrator.")
+
+
+def mine(user: User, limit: int = 10) -> list[Export]:
+    return list(
+        db.session.scalars(select(Export).where(Export.user_id == user.id).order_by(Export.id.desc()).limit(limit))
+    )
+
+
+def file_of(user: User, export_id: int):
+    row = get_own(user, export_id)
+    if row.status != "done" or row.stored_name is None:
+        raise NotFound()
+    return row, stored_path(row.stored_name)
+
+
+# --- the worker's side -------------------------------------------------------------------------
+
+
+def _report(export_id: int, **values: Any) -> None:
+    with side_transaction() as conn:
+        conn.execute(update(Export).where(Export.id == export_id).values(**values))
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(UNSAFE_START):
+        return "'" + value
+    return value
+
+
+def _query(user: User, filters: dict[str, Any]):
+    stmt = applications_for(user)
+    if filters.get("call_ids"):
+        stmt = stmt.where(Application.call_id.in_(filters["call_ids"]))
+    if filters.get("state"):
+        stmt = stmt.where(Application.state == filters["state"])
+    if filters.get("province"):
+        stmt = stmt.where(Application.province_code == filters["province"])
+    return stmt
+
+
+def _items(filters: dict[str, Any]) -> list[Item]:
+    """The indicators of every set the chosen calls use, each once, in the sets' order."""
+    calls = select(Call.indicator_set_version).distinct()
+    if filters.get("call_ids"):
+        calls = calls.where(Call.id.in_(filters["call_ids"]))
+    seen: dict[str, Item] = {}
+    for version in sorted(db.session.scalars(calls)):
+        definition = definition_for(version)
+        for item in (*definition.inputs, *definition.computed):
+            seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def run(export_id: int) -> None:
+    """Writes the export's workbook; idempotent (a finished export is left alone)."""
+    row = db.session.get(Export, export_id)
+    if row is None or row.status == "done":
+        return
+    user = db.session.get(User, row.user_id)
+    filters = dict(row.filters)
+    _report(export_id, status="running", progress=0, error=None)
+    try:
+        with force_locale(filters.get("locale") or "zh"):
+            stored_name, count = _write(user, filters, export_id)
+    except Exception as exc:
+        log.exception("export %s failed", export_id)
+        db.session.rollback()
+        _report(export_id, status="failed", error=str(exc)[:500], finished_at=clock.now())
+        return
+    db.session.rollback()  # the long read ends here; the result is written in a transaction of its own
+    with transaction():
+        row = db.session.get(Export, export_id)
+        row.status, row.progress, row.rows = "done", 100, count
+        row.stored_name, row.finished_at = stored_name, clock.now()
+
+
+def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, int]:
+    stmt = _query(user, filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    items = _items(filters)
+    en = locale().startswith("en")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(gettext("Applications"))
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    headers = [
+        gettext("No."),
+        gettext("Call"),
+        gettext("Province"),
+        gettext("Prefecture"),
+        gettext("County"),
+        gettext("Division code"),
+        gettext("Stage"),
+        gettext("Score"),
+        gettext("Veto items failed"),
+        gettext("Revision round"),
+        gettext("Last changed"),
+        *(
+            gettext("%(label)s (%(unit)s)", label=item.label(locale()), unit=item.unit)
+            if item.unit
+            else item.label(locale())
+            for item in items
+        ),
+    ]
+    header_cells = []
+    for text in headers:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+
+    stmt = (
+        stmt.join(County, County.code == Application.county_code)
+        .join(Province, Province.code == Application.province_code)
+        .join(Call, Call.id == Application.call_id)
+        .with_only_columns(
+            Application.call_id,
+            Call.title,
+            Province.name.label("province"),
+            County.prefecture_name,
+            County.name.label("county"),
+            Application.county_code,
+            Application.state,
+            Application.score,
+            Application.veto_failures,
+            Application.revision_round,
+            Application.updated_at,
+            Application.indicators,
+            Application.computed,
+        )
+        .order_by(Application.call_id, Province.code, County.code, Application.id)
+        .execution_options(yield_per=BATCH)
+    )
+    labels = {item.key: item.label(locale()) for item in items}
+    done = 0
+    for r in db.session.execute(stmt):
+        values = {**(r.indicators or {}), **(r.computed or {})}
+        state = STATES_BY_NAME[r.state]
+        line: list[Any] = [
+            done + 1,
+            _safe(r.title),
+            r.province,
+            r.prefecture_name or "",
+            r.county,
+            r.county_code,
+            state.label_en if en else state.label_zh,
+            _number(sheet, r.score),
+            "、".join(labels.get(k, k) for k in (r.veto_failures or [])),
+            r.revision_round,
+            _local(r.updated_at),
+        ]
+        for item in items:
+            value = values.get(item.key)
+            if isinstance(value, bool):
+                value = gettext("Yes") if value else gettext("No")
+            line.append(_number(sheet, value) if isinstance(value, int | float) else _safe(value))
+        sheet.append(line)
+        done += 1
+        if done % BATCH == 0 and total:
+            _report(export_id, progress=min(99, done * 100 // total), rows=done)
+    name = f"export-{uuid.uuid4().hex}.xlsx"
+    path = upload_folder() / name
+    try:
+        workbook.save(path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return name, done
+
+
+def _number(sheet, value: Any) -> Any:
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "#,##0.00" if isinstance(value, float) else "#,##0"
+    return cell
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    """A moment as Beijing wall time (a spreadsheet has no time zones)."""
+    return moment.astimezone(CHINA).replace(tzinfo=None) if moment else None
