@@ -55,6 +55,7 @@ def test_inbox_lists_my_work_most_urgent_first_with_overdue_marked(app, client):
                 "county_deadline": now + timedelta(days=3),
                 "province_deadline": now + timedelta(days=40),
                 "province_quota": 2,
+                "indicator_set_version": "2026.1",
             },
         )
         db.session.commit()

@@ -26,6 +26,7 @@ from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.core.web import flash_problems, landing_for, nav_item, perform
+from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
 from kxflow.regions.models import Province
@@ -204,6 +205,7 @@ def edit(application_id: int):
         errors=errors,
         files=attachments.list_attachments(current_user, application_id),
         blockers=operations.submit_blockers(current_user, app),
+        warnings=_warnings(definition, evaluate(definition, dict(app.indicators or {})).warnings),
         multiple_kinds=attachments.MULTIPLE_KINDS,
         max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"],
         max_mb=current_app.config["ATTACHMENT_MAX_BYTES"] // (1024 * 1024),
@@ -224,7 +226,13 @@ def preview(application_id: int):
         veto=[labels[k] for k in result.veto_failures],
         errors={k.removeprefix("indicators."): v for k, v in errors.items()},
         blockers=operations.submit_blockers(current_user, app, typed),
+        warnings=_warnings(definition, result.warnings),
     )
+
+
+def _warnings(definition, warnings: dict[str, str]) -> list[str]:
+    """Plausibility warnings as the clerk reads them: the item's label, then what looks wrong."""
+    return [f"{definition.inputs_by_key[k].label(locale())}：{text}" for k, text in warnings.items()]
 
 
 @bp.post("/applications/<int:application_id>/attachments")
