@@ -29,6 +29,7 @@ from kxflow.core.web import flash_problems, landing_for, nav_item, perform
 from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
+from kxflow.regions import search as regions
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 from kxflow.workflow import triggers
@@ -297,6 +298,29 @@ def extend(application_id: int):
     if request.form.get("next") == "tasks":
         return redirect(url_for("applications_web.tasks"))
     return redirect(url_for("applications_web.detail", application_id=application_id))
+
+
+@bp.post("/calls/<int:call_id>/reopen")
+@login_required
+def reopen(call_id: int):
+    """From the call's page: the ministry reopens the drafts flagged 逾期未提交 of one county or one province."""
+    code, problem = regions.picked(request.form, "division")
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("calls_web.edit", call_id=call_id) + "#closeout")
+    level = regions.by_code(code).level if code else None
+    perform(
+        lambda: deadlines.reopen(
+            current_user,
+            call_id,
+            new_due=_end_of_day(request.form.get("due_at")),
+            reason=request.form.get("reason"),
+            county=code if level == regions.COUNTY else None,
+            province=code if level == regions.PROVINCE else None,
+        ),
+        gettext("Reopened with the new date; the counties have been told."),
+    )
+    return redirect(url_for("calls_web.edit", call_id=call_id) + "#closeout")
 
 
 @bp.post("/applications/<int:application_id>/press")

@@ -161,19 +161,40 @@ def changes_of(call_id: int) -> list[CallChange]:
     return list(db.session.scalars(select(CallChange).where(CallChange.call_id == call_id).order_by(CallChange.id)))
 
 
+def _undecided(call_id: int):
+    return select(func.count(Application.id)).where(
+        Application.call_id == call_id,
+        Application.state.not_in(DECIDED),
+        ~((Application.state == State.DRAFT) & Application.overdue_since.is_not(None)),
+    )
+
+
+def undecided(call_id: int) -> int:
+    """Applications in the call still to be decided (a draft flagged 逾期未提交 never will be)."""
+    return db.session.scalar(_undecided(call_id)) or 0
+
+
+def overdue_drafts(call_id: int) -> int:
+    """Drafts of the call flagged 逾期未提交 at its close-out (the ministry may reopen them)."""
+    return (
+        db.session.scalar(
+            select(func.count(Application.id)).where(
+                Application.call_id == call_id,
+                Application.state == State.DRAFT,
+                Application.overdue_since.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
 def close_call(user: User, call_id: int) -> Call:
     """The ministry closes a call once its last application is decided: from then on nothing in it changes."""
     _require_ministry(user)
     call = get_call(call_id)
     if call.closed_at is not None:
         raise Conflict(gettext("This call is closed already."))
-    open_ = db.session.scalar(
-        select(func.count(Application.id)).where(
-            Application.call_id == call.id,
-            Application.state.not_in(DECIDED),
-            ~((Application.state == State.DRAFT) & Application.overdue_since.is_not(None)),
-        )
-    )
+    open_ = undecided(call.id)
     if open_:
         raise Conflict(gettext("%(n)s applications in this call are not decided yet.", n=open_), undecided=open_)
     call.closed_at = clock.now()

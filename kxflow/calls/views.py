@@ -17,7 +17,7 @@ from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.fields import CHINA
 from kxflow.core.uow import transaction
-from kxflow.core.web import nav_item
+from kxflow.core.web import nav_item, perform
 from kxflow.indicators.models import IndicatorSet
 from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, Province
 
@@ -72,7 +72,14 @@ def edit(call_id: int | None = None):
         for name in ("opens_at", "county_deadline", "province_deadline"):
             data[name] = data[name].replace(tzinfo=CHINA)
         data["score_threshold"] = float(data["score_threshold"])
-        for name in ("expert_review_days", "publicity_days", "rectification_days", "score_gap"):
+        for name in (
+            "expert_review_days",
+            "publicity_days",
+            "rectification_days",
+            "score_gap",
+            "return_grace_days",
+            "revoked_wait_years",
+        ):
             if data[name] is None:
                 data.pop(name)  # not given: the call keeps its setting (or the default)
         if "score_gap" in data:
@@ -96,5 +103,23 @@ def edit(call_id: int | None = None):
         overrides, _ = _overrides_from(request.form)
     provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
     return render_template(
-        "calls/form.html", form=form, call=call, errors=errors, provinces=provinces, overrides=overrides
+        "calls/form.html",
+        form=form,
+        call=call,
+        errors=errors,
+        provinces=provinces,
+        overrides=overrides,
+        overdue=operations.overdue_drafts(call.id) if call else 0,
+        undecided=operations.undecided(call.id) if call else 0,
     ), (422 if errors or form.errors else 200)
+
+
+@bp.post("/calls/<int:call_id>/close")
+@login_required
+def close(call_id: int):
+    """结束征集: the ministry closes a call whose last application is decided; its figures freeze."""
+    perform(
+        lambda: operations.close_call(current_user, call_id),
+        gettext("The call is closed; its figures no longer change."),
+    )
+    return redirect(url_for("calls_web.edit", call_id=call_id))
