@@ -109,7 +109,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
         )
         # 安吉县's half-filled draft: it declares its 2024 assessment as 2025, which the import corrects
         app = create_application(users["zj_county"], call.id)
-        update_indicators(users["zj_county"], app.id, DEMO_INDICATORS)
+        contact = {"contact_name": "王晓红", "contact_phone": "0572-5123456"}
+        update_indicators(users["zj_county"], app.id, DEMO_INDICATORS, contact=contact)
         _applications_at_every_stage(call, users)
         _closed_out_call(_Stages(users), users)
         _next_call(call, users)

@@ -52,6 +52,8 @@ class ApplicationOut(Schema):
     )
     time_limit_at = ChinaDateTime(allow_none=True, metadata={"description": "the level's working-day time limit"})
     overdue_since = ChinaDateTime(allow_none=True, metadata={"description": "逾期未提交: not sent by its due date"})
+    contact_name = fields.String(metadata={"description": "联系人"})
+    contact_phone = fields.String(metadata={"description": "联系电话"})
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -80,8 +82,12 @@ class CreateIn(Schema):
 
 
 class PatchIn(Schema):
-    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
+    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
     version = Int()
+    contact_name = fields.String(allow_none=True, validate=validate.Length(max=50), metadata={"description": "联系人"})
+    contact_phone = fields.String(
+        allow_none=True, validate=validate.Length(max=40), metadata={"description": "联系电话"}
+    )
 
 
 class TransitionIn(Schema):
@@ -168,7 +174,10 @@ def get_one(application_id: int):
 @blp.response(200, ApplicationOut)
 def patch(body, application_id: int):
     with transaction():
-        app = operations.update_indicators(api_user(), application_id, body["indicators"], body.get("version"))
+        contact = {k: body[k] for k in ("contact_name", "contact_phone") if k in body}
+        app = operations.update_indicators(
+            api_user(), application_id, body["indicators"], body.get("version"), contact=contact
+        )
     return app
 
 

@@ -177,6 +177,9 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
     ), status
 
 
+CONTACT = ("contact_name", "contact_phone")
+
+
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(application_id: int):
@@ -185,16 +188,22 @@ def edit(application_id: int):
     definition = definition_for(app.call.indicator_set_version)
     errors: dict[str, list[str]] = {}
     values = dict(app.indicators or {})
+    contact = {k: getattr(app, k) for k in CONTACT}
     if request.method == "POST":
         submitted = parse_indicator_form(definition, request.form)
         try:
             with transaction():
                 app = operations.update_indicators(
-                    current_user, application_id, submitted, request.form.get("version", type=int)
+                    current_user,
+                    application_id,
+                    submitted,
+                    request.form.get("version", type=int),
+                    contact={k: request.form.get(k, "") for k in CONTACT if k in request.form},
                 )
         except Invalid as exc:
             errors = {k.removeprefix("indicators."): v for k, v in exc.extra.get("fields", {}).items()}
             values = {**values, **{k: request.form.get(k, "") for k in submitted}}
+            contact = {k: request.form.get(k, "") for k in CONTACT}
         else:
             flash(gettext("Saved."))
             return redirect(url_for("applications_web.edit", application_id=application_id))
@@ -203,6 +212,7 @@ def edit(application_id: int):
         app=app,
         definition=definition,
         values=values,
+        contact=contact,
         errors=errors,
         files=attachments.list_attachments(current_user, application_id),
         blockers=operations.submit_blockers(current_user, app),
