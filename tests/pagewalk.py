@@ -43,6 +43,7 @@ PAGES: dict[str, list[str]] = {
         "/notifications",
         "/schedule",
         "/calls",
+        "/calls?status=open",
         "/indicator-sets",
         "/settings",
     ],
@@ -57,6 +58,7 @@ PAGES: dict[str, list[str]] = {
         "/applications/{app:长兴县}",
         "/applications/{app:嘉善县}",
         "/notifications",
+        "/notifications?status=unread&kind=action_required",
         "/assessments",
     ],
     "sc_province": [
@@ -84,6 +86,7 @@ PAGES: dict[str, list[str]] = {
     ],
     "expert_js": [
         "/assignments",
+        "/assignments?status=to_score",
         "/assignments/{assignment:蒲江县}",
         "/applications/{app:蒲江县}",
         "/schedule",

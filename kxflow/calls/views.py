@@ -13,9 +13,11 @@ from wtforms import SelectChoice
 
 from kxflow.calls import operations
 from kxflow.calls.forms import CallForm
+from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.fields import CHINA
+from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item, perform
 from kxflow.indicators.models import IndicatorSet
@@ -28,9 +30,28 @@ nav_item("calls_web.index", _l("Calls"), 50, lambda user: True)
 @bp.get("/calls")
 @login_required
 def index():
-    return render_template(
-        "calls/list.html", calls=operations.list_calls(), can_manage=operations.can_manage_calls(current_user)
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "status")}
+    if filters["status"] not in operations.CALL_STATUSES:
+        filters["status"] = ""
+    result = operations.search_calls(
+        q=filters["q"] or None, status=filters["status"] or None, page=page_arg(request.args)
     )
+    return render_template(
+        "calls/list.html",
+        result=result,
+        filters=filters,
+        statuses=CALL_STATUS_LABELS,
+        now=clock.now(),
+        can_manage=operations.can_manage_calls(current_user),
+    )
+
+
+CALL_STATUS_LABELS = {
+    "upcoming": _l("Not open yet"),
+    "open": _l("Open to counties"),
+    "province": _l("Past the county deadline"),
+    "closed": _l("Collection ended"),
+}
 
 
 def _overrides_from(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
