@@ -83,6 +83,7 @@ PAGES: dict[str, list[str]] = {
         "/experts",
         "/assessments",
         "/indicator-sets",
+        "/indicator-sets/edit",
     ],
     "expert_js": [
         "/assignments",
