@@ -35,6 +35,8 @@ def item_row(raw: dict[str, Any]) -> dict[str, str]:
     score, veto = raw.get("score") or {}, raw.get("veto") or {}
     if veto.get("rule") == "not_in":
         veto_value = _listed(veto.get("values"))
+    elif isinstance(veto.get("value"), bool):
+        veto_value = "是" if veto["value"] else "否"  # read as Chinese, taken back as true or false
     elif isinstance(veto.get("value"), str):
         veto_value = veto["value"]
     else:
