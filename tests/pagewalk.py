@@ -54,6 +54,7 @@ PAGES: dict[str, list[str]] = {
     ],
     "zj_province": [
         "/tasks",
+        "/tasks?overdue=1",
         "/applications",
         "/applications/{app:长兴县}",
         "/applications/{app:嘉善县}",
@@ -77,6 +78,7 @@ PAGES: dict[str, list[str]] = {
         "/applications/{app:彭州市}",
         "/notifications",
         "/schedule",
+        "/schedule?kind=expert_due",
         "/calls",
         "/calls/new",
         "/calls/{call}/edit",

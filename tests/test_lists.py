@@ -90,3 +90,29 @@ def test_notifications_are_searched_by_county_and_filtered_by_status_and_kind(wo
     assert "没有符合条件的通知。" in b.text("/notifications?status=read")
     page = b.text("/notifications?status=bogus&kind=bogus")  # unknown filters are ignored, not a 500
     assert "共 1 条通知" in page
+
+
+def test_my_tasks_are_searched_filtered_to_the_overdue_and_paged(world, app):
+    anji = world.new_application("zj_staff")
+    world.walk(anji, ("submit", "zj_staff"), ("county_approve", "zj_leader"))
+    daye = world.new_application("sc_staff")
+    world.walk(daye, ("submit", "sc_staff"), ("county_approve", "sc_leader"))
+    b = Browser(app, "zj_reviewer")
+    page = b.text("/tasks")
+    assert "共 1 件待您办理" in page and "安吉县" in page and "大邑县" not in page  # scope as before
+    assert "没有符合条件的待办。" in b.text("/tasks?q=德清")
+    assert "安吉县" in b.text(f"/tasks?q=安吉&call_id={world.call_id}")
+    assert "没有符合条件的待办。" in b.text("/tasks?overdue=1")
+    world.travel(clock.now() + timedelta(days=60))  # past the province's deadline (and the session's end)
+    page = Browser(app, "zj_reviewer").text("/tasks?overdue=1")
+    assert "共 1 件待您办理" in page and "安吉县" in page
+
+
+def test_my_schedule_is_searched_by_county_and_filtered_by_what_it_is_about(world, app):
+    world.new_application("zj_staff")
+    b = Browser(app, "zj_staff")
+    page = b.text("/schedule")
+    assert "暂无提醒。" not in page and "县级截止时间" in page
+    assert "暂无提醒。" in b.text("/schedule?q=德清")
+    assert "暂无提醒。" not in b.text("/schedule?q=安吉&kind=county_deadline")
+    assert "暂无提醒。" in b.text("/schedule?kind=rectification_due")

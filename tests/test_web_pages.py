@@ -252,7 +252,7 @@ def test_500_page_hides_the_trace(world, app, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(queries, "tasks", broken)
+    monkeypatch.setattr(queries, "tasks_page", broken)
     r = Browser(app, "zj_staff").get("/tasks")
     page = r.data.decode()
     assert r.status_code == 500 and "系统出错" in page and "secret internals" not in page

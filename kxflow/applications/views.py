@@ -75,10 +75,20 @@ def tasks():
         landing = landing_for(current_user)
         if landing is not None:
             return redirect(url_for(landing))
-    items = [(app, queries.urgency(app)) for app in queries.tasks(current_user)]
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "call_id", "overdue")}
+    result = queries.tasks_page(
+        current_user,
+        q=filters["q"] or None,
+        call_id=int(filters["call_id"]) if filters["call_id"].isdigit() else None,
+        overdue=filters["overdue"] == "1",
+        page=page_arg(request.args),
+    )
+    items = [(app, queries.urgency(app)) for app in result.items]
     return render_template(
         "applications/tasks.html",
         items=items,
+        result=result,
+        filters=filters,
         counts=queries.counts_by_state(current_user),
         states=STATE_NAMES,
         offers=operations.call_offers(current_user),
