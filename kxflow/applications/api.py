@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import attachments, deadlines, operations, queries
@@ -82,12 +82,19 @@ class CreateIn(Schema):
 
 
 class PatchIn(Schema):
-    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
+    """Indicator values, the contact, or both; a body with neither is refused (indicators are asked for)."""
+
+    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     version = Int()
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=50), metadata={"description": "联系人"})
     contact_phone = fields.String(
         allow_none=True, validate=validate.Length(max=40), metadata={"description": "联系电话"}
     )
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not {"indicators", "contact_name", "contact_phone"} & set(data):
+            raise ValidationError({"indicators": ["Missing data for required field."]})
 
 
 class TransitionIn(Schema):
@@ -176,7 +183,7 @@ def patch(body, application_id: int):
     with transaction():
         contact = {k: body[k] for k in ("contact_name", "contact_phone") if k in body}
         app = operations.update_indicators(
-            api_user(), application_id, body["indicators"], body.get("version"), contact=contact
+            api_user(), application_id, body.get("indicators") or {}, body.get("version"), contact=contact
         )
     return app
 
