@@ -107,14 +107,17 @@ def seed_demo() -> list[tuple[str, str, str]]:
                 "quota_overrides": {"330000": 6},
                 "min_experts": 3,
                 "score_threshold": 70.0,
+                "indicator_set_version": "2026.1",
             },
         )
         # 安吉县's half-filled draft: it declares its 2024 assessment as 2025, which the import corrects
         app = create_application(users["zj_county"], call.id)
-        update_indicators(users["zj_county"], app.id, DEMO_INDICATORS)
+        contact = {"contact_name": "王晓红", "contact_phone": "0572-5123456"}
+        update_indicators(users["zj_county"], app.id, DEMO_INDICATORS, contact=contact)
         _applications_at_every_stage(call, users)
         _people_at_work(users)
         _closed_out_call(_Stages(users), users)
+        _next_call(call, users)
     db.session.flush()
     return [(u.username, u.role, u.display_name) for u in users.values()]
 
@@ -350,6 +353,26 @@ def _two_rounds(call: Call, stages: _Stages, users: dict[str, User]) -> None:
         stages.fire(leader, app, Trigger.COUNTY_APPROVE, comment="已核实，同意上报。")
 
 
+def _next_call(current: Call, users: dict[str, User]) -> None:
+    """Next year's call, announced already: it opens after this one's county deadline, on indicator set
+    version 2 (every task of the plan); the calls before it stay on version 1."""
+    opens = current.county_deadline + timedelta(days=60)
+    create_call(
+        users["ministry"],
+        {
+            "title": f"{opens.year}年度国家科技进步示范县（市）申报（第二版指标）",
+            "year": opens.year,
+            "opens_at": opens,
+            "county_deadline": opens + timedelta(days=75),
+            "province_deadline": opens + timedelta(days=90),
+            "province_quota": 3,
+            "min_experts": 3,
+            "score_threshold": 70.0,
+            "indicator_set_version": "2026.2",
+        },
+    )
+
+
 def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:
     """An earlier call whose county deadline has passed: 诸暨市's draft was never sent (逾期未提交); 嵊州市's
     application, returned by the province after the deadline, is inside its grace period."""
@@ -367,6 +390,7 @@ def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:
                 "province_quota": 2,
                 "min_experts": 3,
                 "score_threshold": 70.0,
+                "indicator_set_version": "2026.1",
             },
         )
         late, _, _ = stages.open(call, "330681", "诸暨市")
@@ -401,6 +425,7 @@ def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None
                 "province_quota": 3,
                 "min_experts": 3,
                 "score_threshold": 70.0,
+                "indicator_set_version": "2026.1",
             },
         )
     for n, (code, name, fate) in enumerate(DEMO_HISTORY):

@@ -261,6 +261,7 @@ def build_world(app, client, **call_overrides: Any) -> World:
             "province_quota": 2,
             "min_experts": 3,
             "score_threshold": 60.0,
+            "indicator_set_version": "2026.1",  # the values below (FULL_INDICATORS) are version 1's
         }
         data.update(call_overrides)
         call = create_call(db.session.get(User, world.ids["ministry"]), data)

@@ -26,7 +26,7 @@ def test_create_and_read_a_call(world):
     assert call["opens_at"] == "2027-01-10T09:00:00+08:00"  # no offset given: Beijing time
     assert call["quota_overrides"] == {"330000": 6, "510000": 2}
     assert call["division_types"] == ["县", "县级市", "自治县", "旗", "自治旗", "林区", "特区"]  # default: no districts
-    assert call["indicator_set_version"] == "2026.1" and call["min_experts"] == 3
+    assert call["indicator_set_version"] == "2026.2" and call["min_experts"] == 3  # the newest version
     got = world.api("get", f"/api/v1/calls/{call['id']}", "sc_staff").json
     assert got == call
 

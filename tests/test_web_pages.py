@@ -55,6 +55,7 @@ def test_inbox_lists_my_work_most_urgent_first_with_overdue_marked(app, client):
                 "county_deadline": now + timedelta(days=3),
                 "province_deadline": now + timedelta(days=40),
                 "province_quota": 2,
+                "indicator_set_version": "2026.1",
             },
         )
         db.session.commit()
@@ -253,7 +254,7 @@ def test_500_page_hides_the_trace(world, app, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(queries, "tasks", broken)
+    monkeypatch.setattr(queries, "tasks_filtered", broken)
     r = Browser(app, "zj_staff").get("/tasks")
     page = r.data.decode()
     assert r.status_code == 500 and "系统出错" in page and "secret internals" not in page

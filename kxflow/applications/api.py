@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import attachments, deadlines, handling, operations, queries
@@ -55,6 +55,8 @@ class ApplicationOut(Schema):
         lambda a: handling.handler_of(a).label,
         metadata={"description": "当前办理人: the person holding it at its stage, or its unit while unclaimed"},
     )
+    contact_name = fields.String(metadata={"description": "联系人"})
+    contact_phone = fields.String(metadata={"description": "联系电话"})
 
     def _allowed(self, app: Application) -> list[str]:
         return operations.allowed_triggers(app, api_user())
@@ -83,8 +85,19 @@ class CreateIn(Schema):
 
 
 class PatchIn(Schema):
-    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
+    """Indicator values, the contact, or both; a body with neither is refused (indicators are asked for)."""
+
+    indicators = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     version = Int()
+    contact_name = fields.String(allow_none=True, validate=validate.Length(max=50), metadata={"description": "联系人"})
+    contact_phone = fields.String(
+        allow_none=True, validate=validate.Length(max=40), metadata={"description": "联系电话"}
+    )
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not {"indicators", "contact_name", "contact_phone"} & set(data):
+            raise ValidationError({"indicators": ["Missing data for required field."]})
 
 
 class TransitionIn(Schema):
@@ -172,7 +185,10 @@ def get_one(application_id: int):
 @blp.response(200, ApplicationOut)
 def patch(body, application_id: int):
     with transaction():
-        app = operations.update_indicators(api_user(), application_id, body["indicators"], body.get("version"))
+        contact = {k: body[k] for k in ("contact_name", "contact_phone") if k in body}
+        app = operations.update_indicators(
+            api_user(), application_id, body.get("indicators") or {}, body.get("version"), contact=contact
+        )
     return app
 
 

@@ -5,6 +5,7 @@ Operations flush and never commit; the request (or task) that calls one commits 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -203,17 +204,43 @@ def require_draft_editor(app: Application, user: User) -> None:
         raise Conflict(gettext("Only a draft can be edited."), allowed_triggers=allowed_triggers(app, user))
 
 
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,24}(转[0-9]{1,6})?$")
+
+
+def _contact(contact: dict[str, str | None], errors: dict[str, list[str]]) -> dict[str, str]:
+    """联系人 and 联系电话 as typed (spaces trimmed); a telephone has digits, perhaps an area code and 转 extension."""
+    clean: dict[str, str] = {}
+    for key, most in (("contact_name", 50), ("contact_phone", 40)):
+        if key not in contact:
+            continue
+        value = (contact[key] or "").strip()
+        if len(value) > most:
+            errors[key] = [gettext("At most %(max)s characters.", max=most)]
+        elif key == "contact_phone" and value and not _PHONE.match(value):
+            errors[key] = [gettext("Not a telephone number: digits, with the area code (e.g. 0572-5123456).")]
+        clean[key] = value
+    return clean
+
+
 def update_indicators(
-    user: User, application_id: int, values: dict[str, Any], expected_version: int | None = None
+    user: User,
+    application_id: int,
+    values: dict[str, Any],
+    expected_version: int | None = None,
+    contact: dict[str, str | None] | None = None,
 ) -> Application:
+    """Saves typed indicator values (and the county's 联系人 / 联系电话) on a draft; all or nothing."""
     app = get_application(user, application_id, for_update=True)
     require_draft_editor(app, user)
     if expected_version is not None and expected_version != app.version:
         raise Conflict(version=app.version)
     definition = definition_for(app.call.indicator_set_version)
     clean, errors = validate_values(definition, values)
+    contact_clean = _contact(contact or {}, errors)
     if errors:
         raise Invalid(fields=errors)
+    for key, value in contact_clean.items():
+        setattr(app, key, value)
     merged = {**(app.indicators or {}), **clean}
     merged = {k: v for k, v in merged.items() if v is not None}
     result = evaluate(definition, scoring_values(app, merged))

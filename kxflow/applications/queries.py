@@ -124,20 +124,34 @@ def search(
     return Page(list(items), total, page, per_page)
 
 
-def tasks(user: User) -> list[Application]:
-    """Applications waiting for this user's action, most urgent deadline first."""
+def _tasks(user: User, q: str | None = None, call_id: int | None = None, overdue: bool = False):
     waiting = [state for state, role in HOLDER_ROLE.items() if role == user.role]
-    if not waiting:
-        return []
     deadline = deadline_expr()
     stmt = (
         applications_for(user)
         .join(Call, Call.id == Application.call_id)
-        .where(Application.state.in_(waiting))
+        .where(Application.state.in_(waiting or ["-"]))
         .options(_with_province)
         .order_by(deadline.is_(None), deadline, Application.state_changed_at, Application.id)
     )
-    return list(db.session.scalars(stmt))
+    if q:
+        names = select(County.code).where(County.name.ilike(f"%{q}%"))
+        stmt = stmt.where(Application.county_code.in_(names))
+    if call_id:
+        stmt = stmt.where(Application.call_id == call_id)
+    if overdue:
+        stmt = stmt.where(deadline < clock.now())
+    return stmt
+
+
+def tasks(user: User) -> list[Application]:
+    """Applications waiting for this user's action, most urgent deadline first."""
+    return list(db.session.scalars(_tasks(user)))
+
+
+def tasks_filtered(user: User, *, q: str | None, call_id: int | None, overdue: bool) -> list[Application]:
+    """我的待办 by county name, by call, or only the overdue; most urgent first (the page orders by holder)."""
+    return list(db.session.scalars(_tasks(user, q, call_id, overdue)))
 
 
 def counts_by_state(user: User) -> dict[str, int]:

@@ -25,11 +25,14 @@ from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.inputs import page_arg
+from kxflow.core.paging import page_of
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.core.web import flash_problems, landing_for, nav_item, perform
+from kxflow.indicators.evaluate import evaluate
 from kxflow.indicators.models import definition_for
 from kxflow.notifications import operations as notifications
+from kxflow.regions import search as regions
 from kxflow.regions.models import Province
 from kxflow.reminders import operations as reminders
 from kxflow.workflow import triggers
@@ -75,12 +78,24 @@ def tasks():
         landing = landing_for(current_user)
         if landing is not None:
             return redirect(url_for(landing))
-    waiting = handling.inbox_order(current_user, queries.tasks(current_user))  # mine, then the unit's unclaimed
-    items = [(app, queries.urgency(app)) for app in waiting]
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "call_id", "overdue")}
+    waiting = handling.inbox_order(  # mine first, then the unit's unclaimed, then colleagues' (across pages)
+        current_user,
+        queries.tasks_filtered(
+            current_user,
+            q=filters["q"] or None,
+            call_id=int(filters["call_id"]) if filters["call_id"].isdigit() else None,
+            overdue=filters["overdue"] == "1",
+        ),
+    )
+    result = page_of(waiting, page_arg(request.args))
+    items = [(app, queries.urgency(app)) for app in result.items]
     return render_template(
         "applications/tasks.html",
         items=items,
-        handlers=handling.handlers(waiting),
+        handlers=handling.handlers(result.items),
+        result=result,
+        filters=filters,
         counts=queries.counts_by_state(current_user),
         states=STATE_NAMES,
         offers=operations.call_offers(current_user),
@@ -188,6 +203,9 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
     ), status
 
 
+CONTACT = ("contact_name", "contact_phone")
+
+
 @bp.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(application_id: int):
@@ -196,16 +214,22 @@ def edit(application_id: int):
     definition = definition_for(app.call.indicator_set_version)
     errors: dict[str, list[str]] = {}
     values = dict(app.indicators or {})
+    contact = {k: getattr(app, k) for k in CONTACT}
     if request.method == "POST":
         submitted = parse_indicator_form(definition, request.form)
         try:
             with transaction():
                 app = operations.update_indicators(
-                    current_user, application_id, submitted, request.form.get("version", type=int)
+                    current_user,
+                    application_id,
+                    submitted,
+                    request.form.get("version", type=int),
+                    contact={k: request.form.get(k, "") for k in CONTACT if k in request.form},
                 )
         except Invalid as exc:
             errors = {k.removeprefix("indicators."): v for k, v in exc.extra.get("fields", {}).items()}
             values = {**values, **{k: request.form.get(k, "") for k in submitted}}
+            contact = {k: request.form.get(k, "") for k in CONTACT}
         else:
             flash(gettext("Saved."))
             return redirect(url_for("applications_web.edit", application_id=application_id))
@@ -214,9 +238,11 @@ def edit(application_id: int):
         app=app,
         definition=definition,
         values=values,
+        contact=contact,
         errors=errors,
         files=attachments.list_attachments(current_user, application_id),
         blockers=operations.submit_blockers(current_user, app),
+        warnings=_warnings(definition, evaluate(definition, dict(app.indicators or {})).warnings),
         multiple_kinds=attachments.MULTIPLE_KINDS,
         max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"],
         max_mb=current_app.config["ATTACHMENT_MAX_BYTES"] // (1024 * 1024),
@@ -237,7 +263,13 @@ def preview(application_id: int):
         veto=[labels[k] for k in result.veto_failures],
         errors={k.removeprefix("indicators."): v for k, v in errors.items()},
         blockers=operations.submit_blockers(current_user, app, typed),
+        warnings=_warnings(definition, result.warnings),
     )
+
+
+def _warnings(definition, warnings: dict[str, str]) -> list[str]:
+    """Plausibility warnings as the clerk reads them: the item's label, then what looks wrong."""
+    return [f"{definition.inputs_by_key[k].label(locale())}：{text}" for k, text in warnings.items()]
 
 
 @bp.post("/applications/<int:application_id>/attachments")
@@ -302,6 +334,29 @@ def extend(application_id: int):
     if request.form.get("next") == "tasks":
         return redirect(url_for("applications_web.tasks"))
     return redirect(url_for("applications_web.detail", application_id=application_id))
+
+
+@bp.post("/calls/<int:call_id>/reopen")
+@login_required
+def reopen(call_id: int):
+    """From the call's page: the ministry reopens the drafts flagged 逾期未提交 of one county or one province."""
+    code, problem = regions.picked(request.form, "division")
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("calls_web.edit", call_id=call_id) + "#closeout")
+    level = regions.by_code(code).level if code else None
+    perform(
+        lambda: deadlines.reopen(
+            current_user,
+            call_id,
+            new_due=_end_of_day(request.form.get("due_at")),
+            reason=request.form.get("reason"),
+            county=code if level == regions.COUNTY else None,
+            province=code if level == regions.PROVINCE else None,
+        ),
+        gettext("Reopened with the new date; the counties have been told."),
+    )
+    return redirect(url_for("calls_web.edit", call_id=call_id) + "#closeout")
 
 
 @bp.post("/applications/<int:application_id>/press")

@@ -53,6 +53,12 @@ class CallForm(FlaskForm):
     )
     publicity_days = IntegerField(_l("Public notice period (days)"), default=7, validators=[Optional()])
     rectification_days = IntegerField(_l("Rectification period (days)"), default=365, validators=[Optional()])
+    return_grace_days = IntegerField(
+        _l("Grace period after a return past the level's deadline (working days)"), default=5, validators=[Optional()]
+    )
+    revoked_wait_years = IntegerField(
+        _l("Years a county whose title was revoked waits before applying again"), default=3, validators=[Optional()]
+    )
     requires_assessment_pass = BooleanField(_l("Only counties that passed the latest national assessment may apply"))
     division_types = CheckboxesField(
         _l("Division types that may apply"), choices=[SelectChoice(t, t) for t in DIVISION_TYPES]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -15,6 +15,7 @@ from kxflow.calls.models import Call, CallChange, QuotaOverride
 from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Conflict, Forbidden, Invalid, NotFound
+from kxflow.core.paging import Page, paginate
 from kxflow.indicators.models import IndicatorSet, current_version
 from kxflow.regions.models import DIVISION_TYPES, PROGRAMME_DIVISION_TYPES, Province
 from kxflow.reminders.operations import replan_deadlines
@@ -161,19 +162,40 @@ def changes_of(call_id: int) -> list[CallChange]:
     return list(db.session.scalars(select(CallChange).where(CallChange.call_id == call_id).order_by(CallChange.id)))
 
 
+def _undecided(call_id: int):
+    return select(func.count(Application.id)).where(
+        Application.call_id == call_id,
+        Application.state.not_in(DECIDED),
+        ~((Application.state == State.DRAFT) & Application.overdue_since.is_not(None)),
+    )
+
+
+def undecided(call_id: int) -> int:
+    """Applications in the call still to be decided (a draft flagged 逾期未提交 never will be)."""
+    return db.session.scalar(_undecided(call_id)) or 0
+
+
+def overdue_drafts(call_id: int) -> int:
+    """Drafts of the call flagged 逾期未提交 at its close-out (the ministry may reopen them)."""
+    return (
+        db.session.scalar(
+            select(func.count(Application.id)).where(
+                Application.call_id == call_id,
+                Application.state == State.DRAFT,
+                Application.overdue_since.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
 def close_call(user: User, call_id: int) -> Call:
     """The ministry closes a call once its last application is decided: from then on nothing in it changes."""
     _require_ministry(user)
     call = get_call(call_id)
     if call.closed_at is not None:
         raise Conflict(gettext("This call is closed already."))
-    open_ = db.session.scalar(
-        select(func.count(Application.id)).where(
-            Application.call_id == call.id,
-            Application.state.not_in(DECIDED),
-            ~((Application.state == State.DRAFT) & Application.overdue_since.is_not(None)),
-        )
-    )
+    open_ = undecided(call.id)
     if open_:
         raise Conflict(gettext("%(n)s applications in this call are not decided yet.", n=open_), undecided=open_)
     call.closed_at = clock.now()
@@ -228,6 +250,29 @@ def get_call(call_id: int) -> Call:
 
 def list_calls() -> list[Call]:
     return list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
+
+
+CALL_STATUSES = ("upcoming", "open", "province", "closed")
+
+
+def search_calls(*, q: str | None, status: str | None, page: int) -> Page:
+    """The calls as a paged list: by words of the title or the year, and where each stands today
+    (not open yet, open to counties, with the provinces, collection ended)."""
+    now = clock.now()
+    stmt = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
+    if q:
+        words = q.strip()
+        match = Call.title.ilike(f"%{words}%")
+        stmt = stmt.where(or_(match, Call.year == int(words)) if words.isdigit() and len(words) == 4 else match)
+    if status == "upcoming":
+        stmt = stmt.where(Call.opens_at > now, Call.closed_at.is_(None))
+    elif status == "open":
+        stmt = stmt.where(Call.opens_at <= now, Call.county_deadline > now, Call.closed_at.is_(None))
+    elif status == "province":
+        stmt = stmt.where(Call.county_deadline <= now, Call.closed_at.is_(None))
+    elif status == "closed":
+        stmt = stmt.where(Call.closed_at.is_not(None))
+    return paginate(stmt, page)
 
 
 @dataclass(frozen=True)

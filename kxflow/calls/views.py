@@ -13,11 +13,13 @@ from wtforms import SelectChoice
 
 from kxflow.calls import operations
 from kxflow.calls.forms import CallForm
+from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden, Invalid
 from kxflow.core.fields import CHINA
+from kxflow.core.inputs import page_arg
 from kxflow.core.uow import transaction
-from kxflow.core.web import nav_item
+from kxflow.core.web import nav_item, perform
 from kxflow.indicators.models import IndicatorSet
 from kxflow.regions.models import PROGRAMME_DIVISION_TYPES, Province
 
@@ -28,9 +30,28 @@ nav_item("calls_web.index", _l("Calls"), 50, lambda user: True)
 @bp.get("/calls")
 @login_required
 def index():
-    return render_template(
-        "calls/list.html", calls=operations.list_calls(), can_manage=operations.can_manage_calls(current_user)
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "status")}
+    if filters["status"] not in operations.CALL_STATUSES:
+        filters["status"] = ""
+    result = operations.search_calls(
+        q=filters["q"] or None, status=filters["status"] or None, page=page_arg(request.args)
     )
+    return render_template(
+        "calls/list.html",
+        result=result,
+        filters=filters,
+        statuses=CALL_STATUS_LABELS,
+        now=clock.now(),
+        can_manage=operations.can_manage_calls(current_user),
+    )
+
+
+CALL_STATUS_LABELS = {
+    "upcoming": _l("Not open yet"),
+    "open": _l("Open to counties"),
+    "province": _l("Past the county deadline"),
+    "closed": _l("Collection ended"),
+}
 
 
 @bp.get("/calls/<int:call_id>")
@@ -87,7 +108,14 @@ def edit(call_id: int | None = None):
         for name in ("opens_at", "county_deadline", "province_deadline"):
             data[name] = data[name].replace(tzinfo=CHINA)
         data["score_threshold"] = float(data["score_threshold"])
-        for name in ("expert_review_days", "publicity_days", "rectification_days", "score_gap"):
+        for name in (
+            "expert_review_days",
+            "publicity_days",
+            "rectification_days",
+            "score_gap",
+            "return_grace_days",
+            "revoked_wait_years",
+        ):
             if data[name] is None:
                 data.pop(name)  # not given: the call keeps its setting (or the default)
         if "score_gap" in data:
@@ -111,5 +139,23 @@ def edit(call_id: int | None = None):
         overrides, _ = _overrides_from(request.form)
     provinces = db.session.scalars(select(Province).order_by(Province.code)).all()
     return render_template(
-        "calls/form.html", form=form, call=call, errors=errors, provinces=provinces, overrides=overrides
+        "calls/form.html",
+        form=form,
+        call=call,
+        errors=errors,
+        provinces=provinces,
+        overrides=overrides,
+        overdue=operations.overdue_drafts(call.id) if call else 0,
+        undecided=operations.undecided(call.id) if call else 0,
     ), (422 if errors or form.errors else 200)
+
+
+@bp.post("/calls/<int:call_id>/close")
+@login_required
+def close(call_id: int):
+    """结束征集: the ministry closes a call whose last application is decided; its figures freeze."""
+    perform(
+        lambda: operations.close_call(current_user, call_id),
+        gettext("The call is closed; its figures no longer change."),
+    )
+    return redirect(url_for("calls_web.edit", call_id=call_id))

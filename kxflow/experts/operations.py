@@ -398,17 +398,38 @@ def recuse(user: User, assignment_id: int, reason: str) -> Assignment:
     return row
 
 
-def mine(user: User) -> list[tuple[Assignment, Application]]:
-    """An expert's assignments (not those they stepped aside from), newest first."""
+MINE_STATUSES = ("to_score", "scored", "closed")
+
+
+def _mine(user: User, q: str | None = None, status: str | None = None):
     if user.role != Role.EXPERT:
         raise Forbidden()
-    rows = db.session.execute(
+    stmt = (
         select(Assignment, Application)
         .join(Application, Application.id == Assignment.application_id)
         .where(Assignment.expert_id == user.id, Assignment.recused_at.is_(None))
         .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())
     )
-    return [(a, app) for a, app in rows.all()]
+    if q:
+        stmt = stmt.join(County, County.code == Application.county_code).where(County.name.ilike(f"%{q}%"))
+    open_ = Application.state == State.EXPERT_REVIEW
+    if status == "to_score":
+        stmt = stmt.where(open_, Assignment.scored_at.is_(None))
+    elif status == "scored":
+        stmt = stmt.where(open_, Assignment.scored_at.is_not(None))
+    elif status == "closed":
+        stmt = stmt.where(Application.state != State.EXPERT_REVIEW)
+    return stmt
+
+
+def mine(user: User) -> list[tuple[Assignment, Application]]:
+    """An expert's assignments (not those they stepped aside from), newest first."""
+    return [(a, app) for a, app in db.session.execute(_mine(user)).all()]
+
+
+def search_mine(user: User, *, q: str | None, status: str | None, page: int) -> Page:
+    """我的评审 as a paged list: by county name, and still to score, scored while open, or closed."""
+    return paginate(_mine(user, q, status), page)
 
 
 def get_own(user: User, assignment_id: int) -> Assignment:

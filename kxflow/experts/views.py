@@ -141,7 +141,26 @@ def assign(application_id: int):
 @bp.get("/assignments")
 @login_required
 def mine():
-    return render_template("experts/mine.html", rows=operations.mine(current_user), status=operations.scoring_status)
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "status")}
+    if filters["status"] not in operations.MINE_STATUSES:
+        filters["status"] = ""
+    result = operations.search_mine(
+        current_user, q=filters["q"] or None, status=filters["status"] or None, page=page_number()
+    )
+    return render_template(
+        "experts/mine.html",
+        result=result,
+        filters=filters,
+        statuses=MINE_STATUS_LABELS,
+        status=operations.scoring_status,
+    )
+
+
+MINE_STATUS_LABELS = {
+    "to_score": _l("Still to score"),
+    "scored": _l("Scored, review still open"),
+    "closed": _l("Review closed"),
+}
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])

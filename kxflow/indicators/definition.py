@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 SETS_DIR = Path(__file__).parent / "sets"
+# 填报说明 and plausible maxima by indicator key, for versions published without their own (version 1):
+# help text, not a rule, so an older version gains it without changing what it scores
+GUIDANCE_FILE = Path(__file__).parent / "guidance.json"
 TYPES = ("number", "integer", "boolean", "choice", "text")
 SCORE_RULES = ("linear", "boolean", "choice")
 VETO_RULES = ("equals", "min", "not_in")
@@ -36,6 +39,14 @@ class Item:
     veto: dict[str, Any] | None = None
     evidence_kind: str | None = None
     formula: str | None = None  # only for computed items
+    # 填报说明: how to fill the item in, shown beside it on the form
+    guidance_zh: str = ""
+    guidance_en: str = ""
+    # above this a value is allowed but unusual for a county: the form warns (a typo such as 1000 for 10)
+    plausible_max: float | None = None
+
+    def guidance(self, locale: str) -> str:
+        return self.guidance_en if locale.startswith("en") else self.guidance_zh
 
     def label(self, locale: str, call_year: int | None = None) -> str:
         """The label; with the call's year, "申报前第三年" reads as the year itself (2023年)."""
@@ -130,14 +141,37 @@ def _item(raw: dict[str, Any], computed: bool) -> Item:
             raise DefinitionError(f"{item.key}: choice points must cover every choice")
         if item.weight <= 0:
             raise DefinitionError(f"{item.key}: a scored item needs a positive weight")
+    if item.plausible_max is not None and item.max is not None and item.plausible_max > item.max:
+        raise DefinitionError(f"{item.key}: plausible_max above max")
     if item.veto and item.veto.get("rule") not in VETO_RULES:
         raise DefinitionError(f"{item.key}: unknown veto rule {item.veto.get('rule')!r}")
     return item
 
 
+@cache
+def _guidance() -> dict[str, dict[str, Any]]:
+    return json.loads(GUIDANCE_FILE.read_text(encoding="utf-8"))
+
+
+def _with_guidance(item: Item) -> Item:
+    """An item without its own 填报说明 or plausible maximum takes the packaged one for its key."""
+    known = _guidance().get(item.key)
+    if not known or item.guidance_zh:
+        return item
+    plausible = item.plausible_max if item.plausible_max is not None else known.get("plausible_max")
+    if plausible is not None and item.max is not None and plausible > item.max:
+        plausible = None
+    return replace(
+        item,
+        guidance_zh=known.get("guidance_zh", ""),
+        guidance_en=known.get("guidance_en", ""),
+        plausible_max=plausible,
+    )
+
+
 def parse(raw: dict[str, Any]) -> IndicatorSetDefinition:
     try:
-        inputs = tuple(_item(i, computed=False) for i in raw["indicators"])
+        inputs = tuple(_with_guidance(_item(i, computed=False)) for i in raw["indicators"])
         computed = tuple(_item(i, computed=True) for i in raw.get("computed", []))
         kinds = tuple(AttachmentKind(**k) for k in raw["attachment_kinds"])
         definition = IndicatorSetDefinition(

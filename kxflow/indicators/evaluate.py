@@ -21,6 +21,8 @@ class Evaluation:
     score: float = 0.0
     veto_failures: list[str] = field(default_factory=list)
     missing_required: list[str] = field(default_factory=list)
+    # values allowed but unusual for a county (above the item's plausible maximum): a warning, not an error
+    warnings: dict[str, str] = field(default_factory=dict)
 
 
 def _check_value(item: Item, value: Any) -> tuple[Any, str | None]:
@@ -145,4 +147,13 @@ def evaluate(definition: IndicatorSetDefinition, values: dict[str, Any]) -> Eval
     result.score = round(sum(_points(i, merged.get(i.key)) for i in definition.scored), 2)
     result.veto_failures = [i.key for i in (*definition.inputs, *definition.computed) if _vetoed(i, merged.get(i.key))]
     result.missing_required = [i.key for i in definition.inputs if i.required and values.get(i.key) is None]
+    for item in definition.inputs:
+        value = values.get(item.key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if item.plausible_max is not None and number and value > item.plausible_max:
+            result.warnings[item.key] = gettext(
+                "Unusually high for a county (usually at most %(max)s %(unit)s): please check the figure.",
+                max=_fmt(item.plausible_max),
+                unit=item.unit,
+            )
     return result

@@ -15,6 +15,7 @@ from kxflow.accounts.models import User
 from kxflow.applications.sections import detail_section
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
+from kxflow.core.paging import page_number, page_of
 from kxflow.core.uploads import download as file_download
 from kxflow.core.web import flash_problems, nav_item, perform
 from kxflow.inspections import operations, rectification
@@ -88,18 +89,30 @@ def cancel(inspection_id: int):
 def schedule_page():
     """My upcoming inspections and the reminders still to come my way; for ministry staff also the reminders
     that could not be sent (tried again later, or given up)."""
-    upcoming = upcoming_for(current_user)
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "kind")}
+    if filters["kind"] not in REMINDER_ABOUT:
+        filters["kind"] = ""
+    upcoming = upcoming_for(current_user, limit=SCHEDULE_LIMIT)
     inspections = operations.mine(current_user)
     ids = {r.application_id for r in upcoming} | {i.application_id for i in inspections}
     apps = {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids or {-1})))}
+    if filters["q"]:
+        upcoming = [r for r in upcoming if filters["q"] in apps[r.application_id].county.name]
+        inspections = [i for i in inspections if filters["q"] in apps[i.application_id].county.name]
+    if filters["kind"]:
+        upcoming = [r for r in upcoming if r.kind == filters["kind"]]
     return render_template(
         "inspections/schedule.html",
-        upcoming=upcoming,
+        result=page_of(upcoming, page_number()),
         apps=apps,
         inspections=inspections,
         about=REMINDER_ABOUT,
+        filters=filters,
         failed=failures(current_user) if can_see_failures(current_user) else None,
     )
+
+
+SCHEDULE_LIMIT = 1000  # reminders read for one person's schedule (a province's year is a few hundred)
 
 
 # what each kind of reminder is about, as 我的日程 says it (every kind has its words: a test checks)

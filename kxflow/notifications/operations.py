@@ -32,6 +32,7 @@ from kxflow.core.errors import Forbidden, NotFound
 from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import EmailDelivery, Notification
+from kxflow.regions.models import County
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.states import State, state_label
 from kxflow.workflow.triggers import HOLDER_ROLE, trigger_label
@@ -346,11 +347,27 @@ HANDLING_EVENTS = {
 
 
 def mine(
-    user: User, *, unread_only: bool = False, limit: int = 50, offset: int = 0
+    user: User,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+    q: str | None = None,
+    read: bool | None = None,
+    kind: str | None = None,
 ) -> tuple[list[Notification], int, int]:
+    """My notifications, newest first: only unread (or read) ones, of one kind (action needed or for
+    information), or about the counties whose name holds ``q``; with the total and the unread count."""
     base = select(Notification).where(Notification.recipient_id == user.id)
-    if unread_only:
+    if unread_only or read is False:
         base = base.where(Notification.read_at.is_(None))
+    elif read is True:
+        base = base.where(Notification.read_at.is_not(None))
+    if kind:
+        base = base.where(Notification.kind == kind)
+    if q:
+        counties = select(Application.id).join(County, County.code == Application.county_code)
+        base = base.where(Notification.application_id.in_(counties.where(County.name.ilike(f"%{q}%"))))
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     unread = unread_count(user)
     rows = db.session.scalars(base.order_by(Notification.id.desc()).limit(limit).offset(offset))

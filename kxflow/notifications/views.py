@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from kxflow.core.formats import locale
 from kxflow.core.inputs import page_arg
+from kxflow.core.paging import Page
 from kxflow.core.uow import transaction
 from kxflow.core.web import nav_item
 from kxflow.notifications import copies, operations
@@ -21,11 +22,28 @@ PER_PAGE = 30
 @login_required
 def index():
     page = page_arg(request.args)
-    rows, total, unread = operations.mine(current_user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    items = [(n, operations.render_message(n, locale())) for n in rows]
-    return render_template(
-        "notifications/list.html", items=items, total=total, unread=unread, page=page, pages=-(-total // PER_PAGE)
+    filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "status", "kind")}
+    filters = {k: v for k, v in filters.items() if k == "q" or v in FILTER_VALUES[k]}
+    rows, total, unread = operations.mine(
+        current_user,
+        limit=PER_PAGE,
+        offset=(page - 1) * PER_PAGE,
+        q=filters.get("q") or None,
+        read={"unread": False, "read": True}.get(filters.get("status", "")),
+        kind=filters.get("kind") or None,
     )
+    items = [(n, operations.render_message(n, locale())) for n in rows]
+    result = Page(items, total, page, PER_PAGE)
+    return render_template(
+        "notifications/list.html", result=result, items=items, unread=unread, filters=filters, labels=FILTER_LABELS
+    )
+
+
+FILTER_LABELS = {
+    "status": {"unread": _l("unread"), "read": _l("read")},
+    "kind": {"action_required": _l("action needed"), "info": _l("for information")},
+}
+FILTER_VALUES = {k: set(v) for k, v in FILTER_LABELS.items()}
 
 
 @bp.post("/notifications/<int:notification_id>/open")

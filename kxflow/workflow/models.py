@@ -104,6 +104,9 @@ class Application(db.Model):
     time_limit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # 逾期未提交: a draft still unsent when its due date passed (a flag, not a stage); cleared on reopening
     overdue_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the county's 联系人 and 联系电话 for this application (whom the province or ministry calls)
+    contact_name: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     call: Mapped[Call] = relationship("Call", lazy="joined")
     county: Mapped[County] = relationship(

@@ -91,6 +91,7 @@ def seed(url: str, uploads: Path, limit: int | None = None) -> list[tuple[int, s
                 "county_deadline": now + timedelta(days=60),
                 "province_deadline": now + timedelta(days=90),
                 "province_quota": 1000,
+                "indicator_set_version": "2026.1",
             },
         )
         counties = db.session.scalars(
