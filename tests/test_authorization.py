@@ -177,6 +177,7 @@ UNSCOPED = (
     "/api/v1/calls/<int:call_id>",
     "/calls/<int:call_id>",  # a call's page: its dates for all; the quota figures each may see
     "/calls/<int:call_id>/papers/",  # a call is open to all; its lists hold only the reader's counties
+    "/statistics/export/calls/<int:call_id>.xlsx",  # likewise: a call's results hold only the reader's counties
 )  # open to all by design
 UNCHANGING = {"security_events", "user_sessions", "api_tokens", "login_throttle", "scheduler_locks"}
 
