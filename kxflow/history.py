@@ -159,6 +159,7 @@ class History:
                     "province_quota": 3,
                     "min_experts": 3,
                     "score_threshold": 60.0,
+                    "indicator_set_version": "2026.1",  # the figures the history fills in are version 1's
                 },
             )
         holding = set(db.session.scalars(select(Application.county_code).where(Application.state.in_(HOLDS_TITLE))))
