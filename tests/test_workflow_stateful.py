@@ -151,6 +151,7 @@ def workflow_machine(world, started: float):
                         "province_quota": 2,
                         "min_experts": 3,
                         "score_threshold": 60.0,
+                        "indicator_set_version": "2026.1",  # FULL_INDICATORS are version 1's
                     },
                 )
                 db.session.commit()
