@@ -1,7 +1,7 @@
 """Rounds of an application side by side: a submitted or returned version as it was, and what changed.
 
-A version is the snapshot its audit row keeps (``submitted_versions`` for 提交; a return keeps the version it
-sent back the same way); the comparison goes field by field (inputs, computed values, score) and file by
+A version is the snapshot its audit row keeps (提交 keeps what was sent; a return keeps the version it sent
+back the same way); the comparison goes field by field (inputs, computed values, score) and file by
 file (per kind: unchanged, replaced, added, removed).
 """
 
@@ -15,7 +15,6 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from kxflow.accounts.models import User
-from kxflow.applications.operations import SubmittedVersion, submitted_versions
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid, NotFound
 from kxflow.core.formats import locale
@@ -49,38 +48,18 @@ class Version:
 
 
 def versions(user: User, application_id: int) -> list[Version]:
-    """Every version submitted or returned, oldest first (the submitted ones as ``submitted_versions`` gives them)."""
+    """Every version submitted or returned, oldest first: each is the snapshot its audit row keeps."""
     app = get_application(user, application_id)
-    rows = {
-        r.id: r
-        for r in db.session.scalars(
-            select(AuditRecord).where(
-                AuditRecord.application_id == app.id, AuditRecord.trigger.in_((Trigger.SUBMIT, *RETURNS))
-            )
-        )
-    }
-    out = [_from_submitted(v, rows[v.audit_id]) for v in submitted_versions(user, application_id)]
-    out += [_from_audit(r) for r in rows.values() if r.trigger != Trigger.SUBMIT and "indicators" in (r.snapshot or {})]
-    return sorted(out, key=lambda v: (v.at, v.audit_id))
-
-
-def _from_submitted(v: SubmittedVersion, row: AuditRecord) -> Version:
-    return Version(
-        v.audit_id,
-        Trigger.SUBMIT,
-        v.revision_round,
-        v.submitted_at,
-        row.actor.display_name,
-        v.indicators,
-        v.computed,
-        v.score,
-        v.veto_failures,
-        v.attachment_ids,
+    rows = db.session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.application_id == app.id, AuditRecord.trigger.in_((Trigger.SUBMIT, *RETURNS)))
+        .order_by(AuditRecord.at, AuditRecord.id)
     )
+    return [_from_audit(r) for r in rows if r.trigger == Trigger.SUBMIT or "indicators" in (r.snapshot or {})]
 
 
 def _from_audit(r: AuditRecord) -> Version:
-    s = r.snapshot
+    s = r.snapshot or {}
     return Version(
         r.id,
         r.trigger,
@@ -196,25 +175,12 @@ def compare(user: User, application_id: int, before_id: int | None = None, after
     definition = definition_for(app.call.indicator_set_version)
     lang = locale()
     fields = [
-        FieldChange(
-            i.key,
-            i.label(lang, app.call.year),
-            i.unit or "",
-            before.indicators.get(i.key),
-            after.indicators.get(i.key),
-            False,
+        FieldChange(i.key, i.label(lang, app.call.year), i.unit or "", was.get(i.key), now.get(i.key), is_computed)
+        for group, was, now, is_computed in (
+            (definition.inputs, before.indicators, after.indicators, False),
+            (definition.computed, before.computed, after.computed, True),
         )
-        for i in definition.inputs
-    ] + [
-        FieldChange(
-            i.key,
-            i.label(lang, app.call.year),
-            i.unit or "",
-            before.computed.get(i.key),
-            after.computed.get(i.key),
-            True,
-        )
-        for i in definition.computed
+        for i in group
     ]
     return Comparison(before, after, fields, _file_changes(app, definition, before, after))
 
