@@ -62,45 +62,54 @@ def _back(application_id: int):
     return redirect(url_for("applications_web.detail", application_id=application_id))
 
 
+def _hand(application_id: int, step, done: str):
+    """One hand-on step from the application's page: the operation, its message, back to the page."""
+    perform(step, done)
+    return _back(application_id)
+
+
+def _to_user() -> int | None:
+    return request.form.get("to_user_id", type=int)
+
+
 @bp.post("/applications/<int:application_id>/claim")
 @login_required
 def claim(application_id: int):
-    perform(lambda: handling.claim(current_user, application_id), gettext("Claimed: the application is yours now."))
-    return _back(application_id)
+    return _hand(
+        application_id,
+        lambda: handling.claim(current_user, application_id),
+        gettext("Claimed: the application is yours now."),
+    )
 
 
 @bp.post("/applications/<int:application_id>/transfer")
 @login_required
 def transfer(application_id: int):
-    perform(
-        lambda: handling.transfer(
-            current_user, application_id, request.form.get("to_user_id", type=int), request.form.get("reason")
-        ),
+    return _hand(
+        application_id,
+        lambda: handling.transfer(current_user, application_id, _to_user(), request.form.get("reason")),
         gettext("Handed on (转办)."),
     )
-    return _back(application_id)
 
 
 @bp.post("/applications/<int:application_id>/delegate")
 @login_required
 def delegate(application_id: int):
-    perform(
-        lambda: handling.delegate(
-            current_user, application_id, request.form.get("to_user_id", type=int), request.form.get("note")
-        ),
+    return _hand(
+        application_id,
+        lambda: handling.delegate(current_user, application_id, _to_user(), request.form.get("note")),
         gettext("Asked for an opinion (委派); the application comes back to you with it."),
     )
-    return _back(application_id)
 
 
 @bp.post("/applications/<int:application_id>/opinion")
 @login_required
 def opinion(application_id: int):
-    perform(
+    return _hand(
+        application_id,
         lambda: handling.record_opinion(current_user, application_id, request.form.get("opinion")),
         gettext("Opinion recorded; the application is back with the one who asked."),
     )
-    return _back(application_id)
 
 
 @bp.get("/copies")
