@@ -15,7 +15,7 @@ from kxflow.core.errors import Invalid
 from kxflow.core.web import flash_problems
 from kxflow.indicators.models import definition_for
 from kxflow.workflow.scope import get_application
-from kxflow.workflow.triggers import TRIGGERS_BY_NAME
+from kxflow.workflow.triggers import TRIGGERS_BY_NAME, TriggerSpec
 
 bp = Blueprint("review_web", __name__, template_folder="templates")
 
@@ -38,6 +38,11 @@ def bulk_confirm():
         return redirect(
             back if back.startswith("/") and not back.startswith("//") else url_for("applications_web.index")
         )
+    return _confirm_page(spec, ids, kept="")
+
+
+def _confirm_page(spec: TriggerSpec, ids: list[int], kept: str) -> str:
+    """The selection in the order it will be taken, each one's next step, the quotas in play, the comment box."""
     apps = bulk.selected(current_user, ids)
     return render_template(
         "applications/bulk_confirm.html",
@@ -46,7 +51,7 @@ def bulk_confirm():
         next_steps={a.id: next_step(a, spec.name) for a in apps if a.state in spec.sources},
         quotas=quota.for_applications(current_user, apps) if spec.name == "province_recommend" else [],
         saved=phrases.mine(current_user),
-        kept="",
+        kept=kept,
     )
 
 
@@ -61,16 +66,7 @@ def bulk_fire():
     comment = request.form.get("comment")
     if spec.asks_confirmation and request.form.get("confirm") != "yes":
         flash(gettext("Tick the box to confirm: this action cannot be undone."), "error")
-        apps = bulk.selected(current_user, ids)
-        return render_template(
-            "applications/bulk_confirm.html",
-            spec=spec,
-            apps=apps,
-            next_steps={a.id: next_step(a, spec.name) for a in apps if a.state in spec.sources},
-            quotas=quota.for_applications(current_user, apps) if spec.name == "province_recommend" else [],
-            saved=phrases.mine(current_user),
-            kept=comment or "",
-        ), 422
+        return _confirm_page(spec, ids, kept=comment or ""), 422
     try:
         results = bulk.fire_many(current_user, trigger, ids, comment)
     except Invalid as exc:
