@@ -238,6 +238,26 @@ class World:
             return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
+def open_call(world: World, **call_overrides: Any) -> int:
+    """A call opened by the ministry user, its county deadline a month away; returns its id (committed)."""
+    now = clock.now()
+    data = {
+        "title": "2026年度国家科技进步示范县（市）申报",
+        "year": 2026,
+        "opens_at": now - timedelta(days=1),
+        "county_deadline": now + timedelta(days=30),
+        "province_deadline": now + timedelta(days=45),
+        "province_quota": 2,
+        "min_experts": 3,
+        "score_threshold": 60.0,
+        "indicator_set_version": "2026.1",  # the values below (FULL_INDICATORS) are version 1's
+    }
+    data.update(call_overrides)
+    call = create_call(db.session.get(User, world.ids["ministry"]), data)
+    db.session.commit()
+    return call.id
+
+
 def build_world(app, client, **call_overrides: Any) -> World:
     world = World(app=app, client=client)
     with app.app_context():
@@ -251,22 +271,7 @@ def build_world(app, client, **call_overrides: Any) -> World:
                 email=f"{name}@example.gov.cn",
             )
             world.ids[name] = user.id
-        now = clock.now()
-        data = {
-            "title": "2026年度国家科技进步示范县（市）申报",
-            "year": 2026,
-            "opens_at": now - timedelta(days=1),
-            "county_deadline": now + timedelta(days=30),
-            "province_deadline": now + timedelta(days=45),
-            "province_quota": 2,
-            "min_experts": 3,
-            "score_threshold": 60.0,
-            "indicator_set_version": "2026.1",  # the values below (FULL_INDICATORS) are version 1's
-        }
-        data.update(call_overrides)
-        call = create_call(db.session.get(User, world.ids["ministry"]), data)
-        world.call_id = call.id
-        db.session.commit()
+        world.call_id = open_call(world, **call_overrides)
     return world
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -22,12 +21,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from kxflow.accounts.models import User
-from kxflow.calls.operations import create_call
-from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.reminders.models import Reminder, pending
 from kxflow.workflow.models import Application, AuditRecord
+from tests.factories import open_call
 
 # --- the reference model, from BRIEF.md's tables (no kxflow) ----------------------------------------------
 
@@ -139,23 +136,7 @@ def workflow_machine(world, started: float):
             """A fresh call per example (one live application per county per call), an application in each
             of two provinces, complete, in draft."""
             with flask_app.app_context():
-                now = clock.now()
-                call = create_call(
-                    db.session.get(User, world.ids["ministry"]),
-                    {
-                        "title": "2026年度国家科技进步示范县（市）申报",
-                        "year": 2026,
-                        "opens_at": now - timedelta(days=1),
-                        "county_deadline": now + timedelta(days=30),
-                        "province_deadline": now + timedelta(days=45),
-                        "province_quota": 2,
-                        "min_experts": 3,
-                        "score_threshold": 60.0,
-                        "indicator_set_version": "2026.1",  # FULL_INDICATORS are version 1's
-                    },
-                )
-                db.session.commit()
-                call_id = call.id
+                call_id = open_call(world)
             self.apps: dict[int, ModelApplication] = {}
             for county, owner in OWNERS.items():
                 app_id = world.new_application(owner, call_id=call_id)
