@@ -20,7 +20,7 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden
 from kxflow.core.security_log import SecurityEvent
-from kxflow.statistics.excel import _book, _bytes, _sheet, safe
+from kxflow.core.xlsx import Column, safe, to_bytes, workbook, write_sheet
 from kxflow.statistics.operations import _KEPT, dashboard
 from kxflow.workflow.models import Application
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, bulk_ready_applications
@@ -235,9 +235,9 @@ def test_formula_text_is_escaped():
 
 def test_a_formula_in_user_text_stays_text_in_the_file(world, figures, app):
     with app.test_request_context():
-        book = _book()
-        _sheet(book, "t", [("名称", None, 10)], [['=HYPERLINK("http://evil")'], ["@cmd"]])
-        sheet = load_workbook(io.BytesIO(_bytes(book))).active
+        book = workbook()
+        write_sheet(book, "t", [Column("名称", None, 10)], [['=HYPERLINK("http://evil")'], ["@cmd"]])
+        sheet = load_workbook(io.BytesIO(to_bytes(book))).active
     assert sheet["A2"].value == '\'=HYPERLINK("http://evil")' and sheet["A2"].data_type == "s"
     assert sheet["A3"].value == "'@cmd"
 

@@ -2,7 +2,8 @@
 
 ``start`` records what was asked (the unit of work commits it, then the view hands the id to the worker);
 ``run`` is the worker's side: it reads the applications through the asker's scope, writes the workbook row by
-row and reports its progress in short transactions of its own, so the page polling ``status`` sees the bar move.
+row (through ``core.xlsx``, the writer the statistics' files use) and reports its progress in short
+transactions of its own, so the page polling ``status`` sees the bar move.
 Only the user who asked sees the export and downloads its file.
 """
 
@@ -10,13 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 from flask_babel import force_locale, gettext
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import func, select, update
 
 from kxflow.accounts.models import User
@@ -28,6 +26,7 @@ from kxflow.core.fields import CHINA
 from kxflow.core.formats import locale
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import stored_path, upload_folder
+from kxflow.core.xlsx import DEC, INT, MIMETYPE, Column, local, save, workbook, write_sheet
 from kxflow.indicators.definition import Item
 from kxflow.indicators.models import definition_for
 from kxflow.papers.models import Export
@@ -35,14 +34,13 @@ from kxflow.papers.operations import require_list_role
 from kxflow.regions.models import County, Province
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import applications_for, nationwide
-from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
+from kxflow.workflow.states import STATE_NAMES, state_label
 
 log = logging.getLogger(__name__)
 
 KIND = "applications_xlsx"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = MIMETYPE
 BATCH = 200  # rows between two progress reports (at most every 2 %)
-UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 
 
 # --- asking -------------------------------------------------------------------------------------
@@ -122,12 +120,6 @@ def _report(export_id: int, **values: Any) -> None:
         conn.execute(update(Export).where(Export.id == export_id).values(**values))
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(UNSAFE_START):
-        return "'" + value
-    return value
-
-
 def _query(user: User, filters: dict[str, Any]):
     stmt = applications_for(user)
     if filters.get("call_ids"):
@@ -179,37 +171,30 @@ def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, in
     stmt = _query(user, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     items = _items(filters)
-    en = locale().startswith("en")
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(gettext("Applications"))
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    headers = [
-        gettext("No."),
-        gettext("Call"),
-        gettext("Province"),
-        gettext("Prefecture"),
-        gettext("County"),
-        gettext("Division code"),
-        gettext("Stage"),
-        gettext("Score"),
-        gettext("Veto items failed"),
-        gettext("Revision round"),
-        gettext("Last changed"),
+    loc = locale()
+    columns = [
+        Column(gettext("No."), INT, 6),
+        Column(gettext("Call"), None, 30),
+        Column(gettext("Province"), None, 12),
+        Column(gettext("Prefecture"), None, 12),
+        Column(gettext("County"), None, 14),
+        Column(gettext("Division code"), None, 10),
+        Column(gettext("Stage"), None, 12),
+        Column(gettext("Score"), DEC, 10),
+        Column(gettext("Veto items failed"), None, 14),
+        Column(gettext("Revision round"), INT, 8),
+        Column(gettext("Last changed"), None, 16),
         *(
-            gettext("%(label)s (%(unit)s)", label=item.label(locale()), unit=item.unit)
-            if item.unit
-            else item.label(locale())
+            Column(
+                gettext("%(label)s (%(unit)s)", label=item.label(loc), unit=item.unit)
+                if item.unit
+                else item.label(loc),
+                DEC if item.type == "number" or item.formula else None,
+                14,
+            )
             for item in items
         ),
     ]
-    header_cells = []
-    for text in headers:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-
     stmt = (
         stmt.join(County, County.code == Application.county_code)
         .join(Province, Province.code == Application.province_code)
@@ -232,51 +217,36 @@ def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, in
         .order_by(Application.call_id, Province.code, County.code, Application.id)
         .execution_options(yield_per=BATCH)
     )
-    labels = {item.key: item.label(locale()) for item in items}
-    done = 0
-    for r in db.session.execute(stmt):
-        values = {**(r.indicators or {}), **(r.computed or {})}
-        state = STATES_BY_NAME[r.state]
-        line: list[Any] = [
-            done + 1,
-            _safe(r.title),
-            r.province,
-            r.prefecture_name or "",
-            r.county,
-            r.county_code,
-            state.label_en if en else state.label_zh,
-            _number(sheet, r.score),
-            "、".join(labels.get(k, k) for k in (r.veto_failures or [])),
-            r.revision_round,
-            _local(r.updated_at),
-        ]
-        for item in items:
-            value = values.get(item.key)
-            if isinstance(value, bool):
-                value = gettext("Yes") if value else gettext("No")
-            line.append(_number(sheet, value) if isinstance(value, int | float) else _safe(value))
-        sheet.append(line)
-        done += 1
-        if done % BATCH == 0 and total:
-            _report(export_id, progress=min(99, done * 100 // total), rows=done)
+    labels = {item.key: item.label(loc) for item in items}
+
+    def lines() -> Iterator[list[Any]]:
+        for done, r in enumerate(db.session.execute(stmt), start=1):
+            values = {**(r.indicators or {}), **(r.computed or {})}
+            yield [
+                done,
+                r.title,
+                r.province,
+                r.prefecture_name or "",
+                r.county,
+                r.county_code,
+                state_label(r.state, loc),
+                r.score,
+                "、".join(labels.get(k, k) for k in (r.veto_failures or [])),
+                r.revision_round,
+                local(r.updated_at),
+                *(_display(values.get(item.key)) for item in items),
+            ]
+            if done % BATCH == 0 and total:
+                _report(export_id, progress=min(99, done * 100 // total), rows=done)
+
+    book = workbook()
+    done = write_sheet(book, gettext("Applications"), columns, lines())
     name = f"export-{uuid.uuid4().hex}.xlsx"
-    path = upload_folder() / name
-    try:
-        workbook.save(path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    save(book, upload_folder() / name)
     return name, done
 
 
-def _number(sheet, value: Any) -> Any:
-    if value is None:
-        return None
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = "#,##0.00" if isinstance(value, float) else "#,##0"
-    return cell
-
-
-def _local(moment: datetime | None) -> datetime | None:
-    """A moment as Beijing wall time (a spreadsheet has no time zones)."""
-    return moment.astimezone(CHINA).replace(tzinfo=None) if moment else None
+def _display(value: Any) -> Any:
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    return value
