@@ -12,6 +12,7 @@ from kxflow.accounts.models import User
 from kxflow.calls.models import Call
 from kxflow.core.formats import locale
 from kxflow.core.xlsx import DATE, DEC, INT, MIMETYPE, PCT, Column, local, to_bytes, workbook, write_sheet
+from kxflow.experts.operations import panel_scores, sees_panel_scores
 from kxflow.indicators.models import definition_for
 from kxflow.statistics import operations
 from kxflow.statistics.operations import Filters
@@ -120,12 +121,13 @@ def provinces_xlsx(user: User, call: Call | None) -> tuple[bytes, int]:
 
 
 def call_xlsx(user: User, call: Call) -> tuple[bytes, int]:
-    """A call's full results: every application the user may open, with its stage and figures; the stages per
-    province; the quota; the funnel."""
+    """A call's full results: every application the user may open, with its stage, figures and (for the ministry)
+    its expert panel's score; the stages per province; the quota; the funnel."""
     loc = locale()
     book = workbook()
     apps = operations.behind_all(user, Filters(call_id=call.id))
     indicator_columns = _indicator_columns(apps)
+    panel = panel_scores(apps) if sees_panel_scores(user) else None  # the ministry's alone, like the panel page
     write_sheet(
         book,
         gettext("Results"),
@@ -134,6 +136,7 @@ def call_xlsx(user: User, call: Call) -> tuple[bytes, int]:
             Column(gettext("County"), None, 14),
             Column(gettext("Stage"), None, 12),
             Column(gettext("Self-assessment score"), DEC, 10),
+            *([Column(gettext("Expert panel score"), DEC, 10)] if panel is not None else []),
             Column(gettext("Designated on"), DATE, 12),
             *(Column(header, fmt, 14) for _key, header, fmt in indicator_columns),
         ],
@@ -143,6 +146,7 @@ def call_xlsx(user: User, call: Call) -> tuple[bytes, int]:
                 a.county.name,
                 state_label(a.state, loc),
                 a.score,
+                *([panel[a.id]] if panel is not None else []),
                 local(a.designated_at),
                 *(
                     _display({**(a.indicators or {}), **(a.computed or {})}.get(key))
