@@ -142,6 +142,8 @@ def load(overrides: dict | None = None) -> dict:
         "OBJECTION_ADDRESS": os.environ.get("OBJECTION_ADDRESS", "北京市海淀区复兴路乙15号 科学技术部（邮编 100862）"),
         "OBJECTION_PHONE": os.environ.get("OBJECTION_PHONE", "010-12345678（演示号码）"),
         "KXFLOW_BASE_URL": os.environ.get("KXFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # a running export with no progress report for this long has lost its worker: shown as failed, to retry
+        "EXPORT_STALL_SECONDS": float(os.environ.get("EXPORT_STALL_SECONDS", "600")),
         # the dashboard's figures are kept this long per scope and call (0: computed on every view)
         "STATISTICS_CACHE_SECONDS": float(os.environ.get("STATISTICS_CACHE_SECONDS", "60")),
     }

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 
@@ -21,7 +22,7 @@ from kxflow.accounts.models import User
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db, side_transaction
-from kxflow.core.errors import Invalid, NotFound
+from kxflow.core.errors import Conflict, Invalid, NotFound
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import locale
 from kxflow.core.uow import transaction
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 
 KIND = "applications_xlsx"
 XLSX = MIMETYPE
-BATCH = 200  # rows between two progress reports (at most every 2 %)
+BATCH = 200  # rows between two progress reports (at most every 2 %); each report is the worker's heartbeat
+EXPIRES_SECONDS = 24 * 3600  # a queued export waits for a busy worker this long, then its task is dropped
+STALLED = "stalled"  # the error of an export given up because its worker stopped reporting
 
 
 # --- asking -------------------------------------------------------------------------------------
@@ -89,7 +92,33 @@ def get_own(user: User, export_id: int) -> Export:
     return row
 
 
+def stalled(row: Export) -> bool:
+    """An export whose worker is gone: running with no progress report for ``EXPORT_STALL_SECONDS``, or still
+    queued after the task's own expiry (no worker will take it up any more). Its page shows it as failed."""
+    now = clock.now()
+    if row.status == "running":
+        last = row.heartbeat_at or row.created_at
+        return (now - last).total_seconds() > current_app.config["EXPORT_STALL_SECONDS"]
+    if row.status == "queued":
+        return (now - row.created_at).total_seconds() > EXPIRES_SECONDS
+    return False
+
+
+def shown_status(row: Export) -> str:
+    """The status the user is shown: a stalled export is failed (the page stops polling and offers a retry)."""
+    return "failed" if stalled(row) else row.status
+
+
+def can_retry(row: Export) -> bool:
+    return shown_status(row) == "failed"
+
+
 def status_label(row: Export) -> str:
+    if stalled(row):
+        return gettext(
+            "The export stopped: there has been no progress for a long time (the program writing it may have "
+            "stopped). Please start it again."
+        )
     if row.status == "queued":
         return gettext("Waiting for a worker…")
     if row.status == "running":
@@ -97,6 +126,31 @@ def status_label(row: Export) -> str:
     if row.status == "done":
         return gettext("Done: %(rows)s rows.", rows=row.rows)
     return gettext("The export failed; please try again or tell your administrator.")
+
+
+def retry(user: User, export_id: int) -> Export:
+    """A failed or stalled export asked again, with the same filters: a new export (the old one, if it was stalled,
+    is recorded as failed so a late worker's file is never mistaken for it). 409 while it is still going."""
+    row = get_own(user, export_id)
+    if not can_retry(row):
+        raise Conflict(gettext("This export has not failed; it needs no retry."))
+    require_list_role(user)
+    if row.status != "failed":
+        row.status, row.error, row.finished_at = "failed", STALLED, clock.now()
+    now = clock.now()
+    again = Export(
+        user_id=user.id,
+        kind=row.kind,
+        filters=dict(row.filters),
+        status="queued",
+        progress=0,
+        rows=0,
+        file_name=gettext("applications") + now.astimezone(CHINA).strftime("-%Y%m%d-%H%M%S") + ".xlsx",
+        created_at=now,
+    )
+    db.session.add(again)
+    db.session.flush()
+    return again
 
 
 def mine(user: User, limit: int = 10) -> list[Export]:
@@ -116,8 +170,9 @@ def file_of(user: User, export_id: int):
 
 
 def _report(export_id: int, **values: Any) -> None:
+    """Progress in a transaction of its own; every report is also the worker's heartbeat."""
     with side_transaction() as conn:
-        conn.execute(update(Export).where(Export.id == export_id).values(**values))
+        conn.execute(update(Export).where(Export.id == export_id).values(heartbeat_at=clock.now(), **values))
 
 
 def _query(user: User, filters: dict[str, Any]):
@@ -147,8 +202,8 @@ def _items(filters: dict[str, Any]) -> list[Item]:
 def run(export_id: int) -> None:
     """Writes the export's workbook; idempotent (a finished export is left alone)."""
     row = db.session.get(Export, export_id)
-    if row is None or row.status == "done":
-        return
+    if row is None or row.status == "done" or row.error == STALLED:
+        return  # done, or given up as stalled and asked again under another id
     user = db.session.get(User, row.user_id)
     filters = dict(row.filters)
     _report(export_id, status="running", progress=0, error=None)

@@ -34,12 +34,15 @@ from kxflow.workflow.states import STATE_NAMES
 bp = Blueprint("papers_web", __name__, template_folder="templates")
 nav_item("papers_web.index", _l("Papers and exports"), 60, operations.prints_lists)
 
-EXPORT_EXPIRES_SECONDS = 24 * 3600  # a queued export waits for a busy worker rather than being dropped
-
 
 @bp.app_template_global()
 def export_label(row) -> str:
     return exports.status_label(row)
+
+
+@bp.app_template_global()
+def export_can_retry(row) -> bool:
+    return exports.can_retry(row)
 
 
 @detail_section("papers/_print.html", 40)
@@ -149,11 +152,22 @@ def start_export():
     except Invalid as exc:
         flash_problems(exc)
         return _page(422, kept=form)
+    return _queue(row.id)
+
+
+def _queue(export_id: int):
     celery = current_app.extensions["celery"]
-    export_id = row.id
     # sent once the request's transaction has committed the row the worker will read
-    later(lambda: celery.send_task(TASK, args=[export_id], expires=EXPORT_EXPIRES_SECONDS))
+    later(lambda: celery.send_task(TASK, args=[export_id], expires=exports.EXPIRES_SECONDS))
     return redirect(url_for(".export", export_id=export_id))
+
+
+@bp.post("/exports/<int:export_id>/retry")
+@login_required
+def retry_export(export_id: int):
+    with transaction():
+        row = exports.retry(current_user, export_id)
+    return _queue(row.id)
 
 
 @bp.get("/exports/<int:export_id>")
@@ -167,7 +181,7 @@ def export(export_id: int):
 def export_status(export_id: int):
     row = exports.get_own(current_user, export_id)
     return jsonify(
-        status=row.status,
+        status=exports.shown_status(row),
         progress=row.progress,
         rows=row.rows,
         label=exports.status_label(row),
