@@ -99,6 +99,8 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # PDFs (申报书, review summary, 公示名单, 命名名单) per user, all four together: each is rendered in the request
+        "PDF_RATE_LIMIT": os.environ.get("PDF_RATE_LIMIT", "12 per minute"),
         "RECHECK_CYCLE_YEARS": int(os.environ.get("RECHECK_CYCLE_YEARS", "3")),  # designated counties re-checked
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour"),
         # every address together: a flood from many addresses still cannot bury the ministry

@@ -20,6 +20,7 @@ from kxflow.core import clock
 from kxflow.core.afterwards import later
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
+from kxflow.core.extensions import limiter
 from kxflow.core.security_log import record
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
@@ -33,6 +34,21 @@ from kxflow.workflow.states import STATE_NAMES
 
 bp = Blueprint("papers_web", __name__, template_folder="templates")
 nav_item("papers_web.index", _l("Papers and exports"), 60, operations.prints_lists)
+
+
+def _reader() -> str:
+    """Whom the PDF limit counts: the logged-in user (several users behind one office address each have their
+    own), else the address."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else f"ip:{request.remote_addr}"
+
+
+# PDFs are rendered in the request (a second or more of CPU each): one budget per user over all four papers
+pdf_limit = limiter.shared_limit(
+    lambda: current_app.config["PDF_RATE_LIMIT"],
+    scope="papers-pdf",
+    key_func=_reader,
+    error_message=lambda: gettext("You have printed many papers in a short time."),
+)
 
 
 @bp.app_template_global()
@@ -65,6 +81,7 @@ def _pdf(template: str, filename: str, what: dict[str, Any], **context: Any) -> 
 
 
 @bp.get("/applications/<int:application_id>/papers/application-form.pdf")
+@pdf_limit
 @login_required
 def application_form(application_id: int):
     paper = operations.application_paper(current_user, application_id)
@@ -78,6 +95,7 @@ def application_form(application_id: int):
 
 
 @bp.get("/applications/<int:application_id>/papers/review-summary.pdf")
+@pdf_limit
 @login_required
 def review_summary(application_id: int):
     paper = operations.review_paper(current_user, application_id)
@@ -88,6 +106,7 @@ def review_summary(application_id: int):
 
 
 @bp.get("/calls/<int:call_id>/papers/publicity-list.pdf")
+@pdf_limit
 @login_required
 def publicity_list(call_id: int):
     paper = operations.publicity_list(current_user, call_id)
@@ -103,6 +122,7 @@ def publicity_list(call_id: int):
 
 
 @bp.get("/calls/<int:call_id>/papers/designation-list.pdf")
+@pdf_limit
 @login_required
 def designation_list(call_id: int):
     paper = operations.designation_list(current_user, call_id)
