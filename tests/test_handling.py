@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
@@ -18,7 +18,7 @@ from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.notifications.models import Notification
 from kxflow.workflow.models import AuditRecord
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, bulk_ready_applications
 from tests.test_concurrency import at_once
 from tests.web_support import Browser
 
@@ -461,3 +461,49 @@ def test_colleagues_claiming_at_once_one_gets_it(world):
     winner = next(body["holder_id"] for code, body in results if code == 200)
     assert handler(world, app_id)["holder_id"] == winner
     assert [r.trigger for r in trail(world, app_id)].count("claim") == 1
+
+
+# --- the API lists: 当前办理人 of a whole page read at once ---------------------------------------
+
+
+def _api_queries(world: World, path: str, user: str) -> tuple[int, dict]:
+    with world.app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    world.headers(user)  # the token issued before counting
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = world.api("get", path, user)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200, r.json
+    return len(seen), r.json
+
+
+def test_an_api_page_of_applications_costs_the_same_queries_for_3_rows_or_12(world):
+    apps = [app_id for app_id, _clerk in bulk_ready_applications(world, 12)]
+    for app_id in apps[:3]:
+        world.db_state(app_id, "ministry_review")
+    assert world.api("post", f"/api/v1/applications/{apps[0]}/claim", "ministry").status_code == 200
+    few, body = _api_queries(world, "/api/v1/applications?per_page=100", "ministry")
+    assert len(body["items"]) == 3
+
+    for app_id in apps[3:]:
+        world.db_state(app_id, "ministry_review")
+    for app_id in apps[3:7]:  # some claimed, the rest in the unit's pool
+        assert world.api("post", f"/api/v1/applications/{app_id}/claim", "ministry").status_code == 200
+    many, body = _api_queries(world, "/api/v1/applications?per_page=100", "ministry")
+    assert len(body["items"]) == 12
+    assert many == few, (few, many)
+
+    with world.app.app_context():
+        me = db.session.get(User, world.ids["ministry"])
+        name = me.display_name or me.username
+    handlers = {item["id"]: item["handler"] for item in body["items"]}
+    claimed = {apps[0], *apps[3:7]}
+    assert {handlers[i] for i in claimed} == {name}
+    assert {handlers[i] for i in set(apps) - claimed} == {"科技部工作人员"}  # the unit, while unclaimed

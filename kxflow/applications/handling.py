@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import g
 from flask_babel import gettext
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +86,18 @@ def handlers(apps: list[Application]) -> dict[int, Handler]:
         else:
             out[app.id] = Handler(unit_label(app))
     return out
+
+
+def read_for_listing(apps: list[Application]) -> None:
+    """当前办理人 of a page of applications about to be listed, read in one query and kept for this request, so
+    ``listed_handler`` costs nothing per row (an API page of 100 rows once cost 100 more queries)."""
+    g._kxflow_listed_handlers = handlers(apps)
+
+
+def listed_handler(app: Application) -> Handler:
+    """当前办理人 of a listed application: as read by ``read_for_listing`` for this request, else read now."""
+    known = g.get("_kxflow_listed_handlers") or {}
+    return known.get(app.id) or handler_of(app)
 
 
 def inbox_order(user: User, apps: list[Application]) -> list[Application]:
