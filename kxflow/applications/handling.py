@@ -100,23 +100,6 @@ def listed_handler(app: Application) -> Handler:
     return known.get(app.id) or handler_of(app)
 
 
-def inbox_order(user: User, apps: list[Application]) -> list[Application]:
-    """我的待办: mine first (held by me, by someone I stand in for, or delegated to me), then my unit's unclaimed,
-    then those colleagues hold."""
-    held = handlers(apps)
-    standing_in = set(holders.acting_for(user))
-
-    def rank(app: Application) -> int:
-        h = held[app.id]
-        if h.person is None:
-            return 1
-        if h.person.id == user.id or h.person.id in standing_in or (h.delegate and h.delegate.id == user.id):
-            return 0
-        return 2
-
-    return sorted(apps, key=rank)  # stable: the urgency order stays within each group
-
-
 def _locked(user: User, application_id: int) -> Application:
     app = get_application(user, application_id, for_update=True)
     if not holders.in_unit(user, app):
