@@ -99,6 +99,8 @@ def load(overrides: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "TOKEN_RATE_LIMIT": os.environ.get("TOKEN_RATE_LIMIT", "20 per minute"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # PDFs (申报书, review summary, 公示名单, 命名名单) per user, all four together: each is rendered in the request
+        "PDF_RATE_LIMIT": os.environ.get("PDF_RATE_LIMIT", "12 per minute"),
         "RECHECK_CYCLE_YEARS": int(os.environ.get("RECHECK_CYCLE_YEARS", "3")),  # designated counties re-checked
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per hour"),
         # every address together: a flood from many addresses still cannot bury the ministry
@@ -142,6 +144,8 @@ def load(overrides: dict | None = None) -> dict:
         "OBJECTION_ADDRESS": os.environ.get("OBJECTION_ADDRESS", "北京市海淀区复兴路乙15号 科学技术部（邮编 100862）"),
         "OBJECTION_PHONE": os.environ.get("OBJECTION_PHONE", "010-12345678（演示号码）"),
         "KXFLOW_BASE_URL": os.environ.get("KXFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # a running export with no progress report for this long has lost its worker: shown as failed, to retry
+        "EXPORT_STALL_SECONDS": float(os.environ.get("EXPORT_STALL_SECONDS", "600")),
         # the dashboard's figures are kept this long per scope and call (0: computed on every view)
         "STATISTICS_CACHE_SECONDS": float(os.environ.get("STATISTICS_CACHE_SECONDS", "60")),
     }

@@ -73,6 +73,7 @@ def app(database, tmp_path_factory):
             "UPLOAD_FOLDER": str(uploads),
             "TOKEN_RATE_LIMIT": "10000 per minute",
             "LOGIN_RATE_LIMIT": "10000 per minute",
+            "PDF_RATE_LIMIT": "10000 per minute",  # the limit itself is tested with a small one
             "OBJECTION_RATE_LIMIT": "10000 per minute",
             "OBJECTION_GLOBAL_LIMIT": "10000 per minute",
             "ATTACHMENT_MAX_BYTES": 1024 * 1024,

@@ -46,3 +46,26 @@ def test_claim_delegate_opinion_decide(world, new_page):
     expect(reviewer.locator("#state-label")).to_have_text("部级形式审查")
     expect(reviewer.locator("#handler")).to_have_text("科技部工作人员")
     assert screenshot(reviewer, "handling-decided").exists()
+
+
+def test_the_overdue_filter_sits_on_one_line_with_its_label_on_a_phone(world, new_page):
+    world.new_application()  # a task for the clerk: the filters show
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "zj_staff")
+    page.goto("/tasks")
+    box = page.locator("#f-overdue")
+    label = page.locator("label[for=f-overdue]")
+    expect(box).to_be_visible()
+    check, words = box.bounding_box(), label.bounding_box()
+    screenshot(page, "tasks-filters-390")
+    # the box and its words share one line: the box's middle within the label's height, and beside its text
+    assert words["height"] < 2 * check["height"] + 16, (check, words)
+    assert check["width"] < 40, check  # a box, not stretched across the screen
+    assert page.get_by_label("仅看已逾期").is_visible()
+    page.get_by_label("仅看已逾期").check()
+    assert box.is_checked()
+    page.set_viewport_size({"width": 1366, "height": 900})  # and on a desk, still beside its words
+    check, words = box.bounding_box(), label.bounding_box()
+    assert words["height"] < 2 * check["height"] + 16, (check, words)
+    screenshot(page, "tasks-filters-1366")

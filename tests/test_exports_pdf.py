@@ -27,6 +27,7 @@ from kxflow import create_app
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.core.extensions import limiter
 from kxflow.core.fields import CHINA
 from kxflow.core.security_log import SecurityEvent
 from kxflow.papers import pdf
@@ -219,6 +220,26 @@ def test_only_the_ministry_and_provinces_print_a_calls_lists(world, app):
         assert Browser(app, user).get(f"/calls/{world.call_id}/papers/publicity-list.pdf").status_code == 403, user
         assert Browser(app, user).get("/papers").status_code == 403, user
     assert Browser(app, "ministry").get("/calls/9999/papers/designation-list.pdf").status_code == 404
+
+
+def test_pdfs_are_limited_per_user_over_all_four_papers_with_a_page_in_the_readers_language(world, app, monkeypatch):
+    limiter.reset()
+    monkeypatch.setitem(app.config, "PDF_RATE_LIMIT", "2 per minute")
+    call = world.call_id
+    ministry = Browser(app, "ministry")
+    for _ in range(2):
+        r = ministry.get(f"/calls/{call}/papers/designation-list.pdf")
+        assert r.status_code == 200 and r.mimetype == "application/pdf"
+    r = ministry.get(f"/calls/{call}/papers/publicity-list.pdf")  # one budget for every paper
+    assert r.status_code == 429 and r.mimetype == "text/html"
+    page = r.data.decode()
+    assert "您在短时间内打印了较多文书。" in page and "请稍候一分钟再试。" in page and "<html" in page
+    assert int(r.headers["Retry-After"]) > 0
+    r = Browser(app, "ministry", lang="en").get(f"/calls/{call}/papers/designation-list.pdf")  # the same user
+    assert r.status_code == 429 and "You have printed many papers in a short time." in r.data.decode()
+    # another user has a budget of their own
+    assert Browser(app, "zj_reviewer").get(f"/calls/{call}/papers/designation-list.pdf").status_code == 200
+    limiter.reset()
 
 
 # --- the long export ----------------------------------------------------------------------------

@@ -7,9 +7,10 @@ naming the holder.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
@@ -17,8 +18,9 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.notifications.models import Notification
+from kxflow.workflow.holders import Deputy, today
 from kxflow.workflow.models import AuditRecord
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, bulk_ready_applications
 from tests.test_concurrency import at_once
 from tests.web_support import Browser
 
@@ -461,3 +463,92 @@ def test_colleagues_claiming_at_once_one_gets_it(world):
     winner = next(body["holder_id"] for code, body in results if code == 200)
     assert handler(world, app_id)["holder_id"] == winner
     assert [r.trigger for r in trail(world, app_id)].count("claim") == 1
+
+
+# --- the API lists: 当前办理人 of a whole page read at once ---------------------------------------
+
+
+def _api_queries(world: World, path: str, user: str) -> tuple[int, dict]:
+    with world.app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    world.headers(user)  # the token issued before counting
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = world.api("get", path, user)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200, r.json
+    return len(seen), r.json
+
+
+def test_an_api_page_of_applications_costs_the_same_queries_for_3_rows_or_12(world):
+    apps = [app_id for app_id, _clerk in bulk_ready_applications(world, 12)]
+    for app_id in apps[:3]:
+        world.db_state(app_id, "ministry_review")
+    assert world.api("post", f"/api/v1/applications/{apps[0]}/claim", "ministry").status_code == 200
+    few, body = _api_queries(world, "/api/v1/applications?per_page=100", "ministry")
+    assert len(body["items"]) == 3
+
+    for app_id in apps[3:]:
+        world.db_state(app_id, "ministry_review")
+    for app_id in apps[3:7]:  # some claimed, the rest in the unit's pool
+        assert world.api("post", f"/api/v1/applications/{app_id}/claim", "ministry").status_code == 200
+    many, body = _api_queries(world, "/api/v1/applications?per_page=100", "ministry")
+    assert len(body["items"]) == 12
+    assert many == few, (few, many)
+
+    with world.app.app_context():
+        me = db.session.get(User, world.ids["ministry"])
+        name = me.display_name or me.username
+    handlers = {item["id"]: item["handler"] for item in body["items"]}
+    claimed = {apps[0], *apps[3:7]}
+    assert {handlers[i] for i in claimed} == {name}
+    assert {handlers[i] for i in set(apps) - claimed} == {"科技部工作人员"}  # the unit, while unclaimed
+
+
+# --- 我的待办: mine first, across pages --------------------------------------------------------------
+
+
+def test_my_tasks_put_mine_first_then_the_units_then_colleagues_across_pages(world):
+    """35 tasks at the ministry (30 a page): those I hold, hold for an absent colleague or was delegated come
+    first on page 1 even though they are the least urgent; colleagues' come last, on page 2."""
+    add_user(world, "ministry2", "ministry_staff", display="钱处长")
+    add_user(world, "ministry3", "ministry_staff", display="孙处长")
+    apps = [app_id for app_id, _clerk in bulk_ready_applications(world, 35)]  # most urgent first: in this order
+    for app_id in apps:
+        world.db_state(app_id, "ministry_review")
+    with world.app.app_context():  # ministry stands in for ministry3 today
+        day = today()
+        db.session.add(
+            Deputy(
+                user_id=world.ids["ministry3"],
+                deputy_id=world.ids["ministry"],
+                starts_on=day - timedelta(days=1),
+                ends_on=day + timedelta(days=1),
+            )
+        )
+        db.session.commit()
+    mine, held_for, delegated = apps[-1], apps[-2], apps[-3]  # the least urgent three
+    colleagues = apps[:2]  # the most urgent two
+    assert act(world, mine, "claim", "ministry").status_code == 200
+    assert act(world, held_for, "claim", "ministry3").status_code == 200
+    assert act(world, delegated, "claim", "ministry2").status_code == 200
+    assert act(world, delegated, "delegate", "ministry2", to_user_id=world.ids["ministry"]).status_code == 200
+    for app_id in colleagues:
+        assert act(world, app_id, "claim", "ministry2").status_code == 200
+    pool = [a for a in apps if a not in {mine, held_for, delegated, *colleagues}]
+
+    web = Browser(world.app, "ministry")
+    link = re.compile(r'href="/applications/(\d+)"')
+    shown = []
+    for page in (1, 2):
+        ids = [int(i) for i in link.findall(web.text(f"/tasks?page={page}"))]
+        shown += list(dict.fromkeys(ids))
+    expected = [delegated, held_for, mine, *pool, *colleagues]  # urgency order within each group
+    assert shown == expected
+    assert [int(i) for i in link.findall(web.text("/tasks?page=2"))] == expected[30:]  # 5 on the second page

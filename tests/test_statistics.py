@@ -20,7 +20,8 @@ from kxflow.core import clock
 from kxflow.core.db import db
 from kxflow.core.errors import Forbidden
 from kxflow.core.security_log import SecurityEvent
-from kxflow.statistics.excel import _book, _bytes, _sheet, safe
+from kxflow.core.xlsx import Column, safe, to_bytes, workbook, write_sheet
+from kxflow.experts.models import Assignment
 from kxflow.statistics.operations import _KEPT, dashboard
 from kxflow.workflow.models import Application
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, bulk_ready_applications
@@ -235,9 +236,9 @@ def test_formula_text_is_escaped():
 
 def test_a_formula_in_user_text_stays_text_in_the_file(world, figures, app):
     with app.test_request_context():
-        book = _book()
-        _sheet(book, "t", [("名称", None, 10)], [['=HYPERLINK("http://evil")'], ["@cmd"]])
-        sheet = load_workbook(io.BytesIO(_bytes(book))).active
+        book = workbook()
+        write_sheet(book, "t", [Column("名称", None, 10)], [['=HYPERLINK("http://evil")'], ["@cmd"]])
+        sheet = load_workbook(io.BytesIO(to_bytes(book))).active
     assert sheet["A2"].value == '\'=HYPERLINK("http://evil")' and sheet["A2"].data_type == "s"
     assert sheet["A3"].value == "'@cmd"
 
@@ -319,3 +320,31 @@ def test_figures_are_kept_a_minute_per_scope_never_across_scopes(world, figures,
     finally:
         app.config["STATISTICS_CACHE_SECONDS"] = 0.0
         _KEPT.clear()
+
+
+def test_call_results_carry_the_expert_panels_weighted_score_for_the_ministry_alone(world):
+    scored, unscored = world.new_application(), world.new_application("zj2_staff")
+    world.to_expert_review(scored)
+    world.walk(
+        unscored, ("submit", "zj2_staff"), ("county_approve", "zj2_leader"), ("province_recommend", "zj_reviewer")
+    )
+    panel = world.api("get", f"/api/v1/applications/{scored}/panel", "ministry").json["assignments"]
+    first = min(a["id"] for a in panel if a["recused_at"] is None)
+    with world.app.app_context():  # the first expert counts twice
+        db.session.execute(update(Assignment).where(Assignment.id == first).values(weight=2.0))
+        db.session.commit()
+    world.score_panel(scored, (0.9, 0.85, 0.8))  # totals 90, 85 and 80 of 100
+    expected = (90 * 2 + 85 + 80) / 4  # 86.25
+
+    r = Browser(world.app, "ministry").get(f"/statistics/export/calls/{world.call_id}.xlsx")
+    sheet = load_workbook(io.BytesIO(r.data))["结果"]
+    headers = [c.value for c in sheet[1]]
+    column = headers.index("专家评审得分")
+    rows = {row[1]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["安吉县"][column] == pytest.approx(expected)
+    assert rows["德清县"][column] is None  # no panel yet: empty, not 0
+    assert sheet.cell(row=2, column=column + 1).number_format == "#,##0.00"
+
+    # a province reads its counties' results, not the panels' scores
+    r = Browser(world.app, "zj_reviewer").get(f"/statistics/export/calls/{world.call_id}.xlsx")
+    assert "专家评审得分" not in [c.value for c in load_workbook(io.BytesIO(r.data))["结果"][1]]

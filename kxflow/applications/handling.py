@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import g
 from flask_babel import gettext
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -87,21 +88,16 @@ def handlers(apps: list[Application]) -> dict[int, Handler]:
     return out
 
 
-def inbox_order(user: User, apps: list[Application]) -> list[Application]:
-    """我的待办: mine first (held by me, by someone I stand in for, or delegated to me), then my unit's unclaimed,
-    then those colleagues hold."""
-    held = handlers(apps)
-    standing_in = set(holders.acting_for(user))
+def read_for_listing(apps: list[Application]) -> None:
+    """当前办理人 of a page of applications about to be listed, read in one query and kept for this request, so
+    ``listed_handler`` costs nothing per row (an API page of 100 rows once cost 100 more queries)."""
+    g._kxflow_listed_handlers = handlers(apps)
 
-    def rank(app: Application) -> int:
-        h = held[app.id]
-        if h.person is None:
-            return 1
-        if h.person.id == user.id or h.person.id in standing_in or (h.delegate and h.delegate.id == user.id):
-            return 0
-        return 2
 
-    return sorted(apps, key=rank)  # stable: the urgency order stays within each group
+def listed_handler(app: Application) -> Handler:
+    """当前办理人 of a listed application: as read by ``read_for_listing`` for this request, else read now."""
+    known = g.get("_kxflow_listed_handlers") or {}
+    return known.get(app.id) or handler_of(app)
 
 
 def _locked(user: User, application_id: int) -> Application:

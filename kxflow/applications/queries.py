@@ -12,11 +12,12 @@ from sqlalchemy.orm import joinedload
 
 from kxflow.accounts.models import User
 from kxflow.calls.models import Call
-from kxflow.core import clock
+from kxflow.core import clock, paging
 from kxflow.core.db import db
 from kxflow.core.fields import CHINA
 from kxflow.regions.models import County
 from kxflow.reminders.operations import PRESSERS, sla_deadline
+from kxflow.workflow import holders
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import applications_for, followed_up
 from kxflow.workflow.triggers import HOLDER_ROLE
@@ -124,7 +125,9 @@ def search(
     return Page(list(items), total, page, per_page)
 
 
-def _tasks(user: User, q: str | None = None, call_id: int | None = None, overdue: bool = False):
+def _tasks(
+    user: User, q: str | None = None, call_id: int | None = None, overdue: bool = False, *, mine_first: bool = False
+):
     waiting = [state for state, role in HOLDER_ROLE.items() if role == user.role]
     deadline = deadline_expr()
     stmt = (
@@ -132,8 +135,12 @@ def _tasks(user: User, q: str | None = None, call_id: int | None = None, overdue
         .join(Call, Call.id == Application.call_id)
         .where(Application.state.in_(waiting or ["-"]))
         .options(_with_province)
-        .order_by(deadline.is_(None), deadline, Application.state_changed_at, Application.id)
     )
+    urgency_order = (deadline.is_(None), deadline, Application.state_changed_at, Application.id)
+    if mine_first:
+        stmt = holders.with_claim(stmt).order_by(holders.inbox_rank(user), *urgency_order)
+    else:
+        stmt = stmt.order_by(*urgency_order)
     if q:
         names = select(County.code).where(County.name.ilike(f"%{q}%"))
         stmt = stmt.where(Application.county_code.in_(names))
@@ -149,9 +156,11 @@ def tasks(user: User) -> list[Application]:
     return list(db.session.scalars(_tasks(user)))
 
 
-def tasks_filtered(user: User, *, q: str | None, call_id: int | None, overdue: bool) -> list[Application]:
-    """我的待办 by county name, by call, or only the overdue; most urgent first (the page orders by holder)."""
-    return list(db.session.scalars(_tasks(user, q, call_id, overdue)))
+def tasks_filtered(user: User, *, q: str | None, call_id: int | None, overdue: bool, page: int) -> paging.Page:
+    """One page of 我的待办, by county name, by call, or only the overdue: mine first (held by me, by someone I
+    stand in for, or delegated to me), then my unit's unclaimed, then those colleagues hold; most urgent first
+    within each. Ordered and paged in the database."""
+    return paging.paginate(_tasks(user, q, call_id, overdue, mine_first=True), page)
 
 
 def counts_by_state(user: User) -> dict[str, int]:

@@ -25,7 +25,6 @@ from kxflow.core.errors import Conflict, GuardFailed, Invalid, StorageFull
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_dt, fmt_num, locale
 from kxflow.core.inputs import page_arg
-from kxflow.core.paging import page_of
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
 from kxflow.core.web import flash_problems, landing_for, nav_item, perform
@@ -79,16 +78,13 @@ def tasks():
         if landing is not None:
             return redirect(url_for(landing))
     filters = {k: request.args.get(k, "").strip()[:40] for k in ("q", "call_id", "overdue")}
-    waiting = handling.inbox_order(  # mine first, then the unit's unclaimed, then colleagues' (across pages)
+    result = queries.tasks_filtered(  # mine first, then the unit's unclaimed, then colleagues' (across pages)
         current_user,
-        queries.tasks_filtered(
-            current_user,
-            q=filters["q"] or None,
-            call_id=int(filters["call_id"]) if filters["call_id"].isdigit() else None,
-            overdue=filters["overdue"] == "1",
-        ),
+        q=filters["q"] or None,
+        call_id=int(filters["call_id"]) if filters["call_id"].isdigit() else None,
+        overdue=filters["overdue"] == "1",
+        page=page_arg(request.args),
     )
-    result = page_of(waiting, page_arg(request.args))
     items = [(app, queries.urgency(app)) for app in result.items]
     return render_template(
         "applications/tasks.html",

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -113,6 +114,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
 
 
+def limit_message(exc: Exception | None) -> str | None:
+    """What a rate limit that says why (its ``error_message``, in the reader's language) tells the user."""
+    if isinstance(exc, RateLimitExceeded) and exc.limit.error_message:
+        return exc.description
+    return None
+
+
 def http_error_response(exc: HTTPException):
     status = exc.code or 500
     extra: dict[str, Any] = {}
@@ -122,7 +130,8 @@ def http_error_response(exc: HTTPException):
         response = envelope(status, "invalid", Invalid.default_message, **extra)
     else:
         code = exc.name.lower().replace(" ", "_") if exc.name else "error"
-        response = envelope(status, code, _HTTP_MESSAGES.get(status, exc.description), **extra)
+        message = limit_message(exc) or _HTTP_MESSAGES.get(status, exc.description)
+        response = envelope(status, code, message, **extra)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response

@@ -12,7 +12,7 @@ from flask import Flask, flash, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from kxflow.core.assets import init_assets
-from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid
+from kxflow.core.errors import AppError, Conflict, GuardFailed, Invalid, limit_message
 from kxflow.core.formats import fmt_date, fmt_day, fmt_dt, fmt_input, fmt_num, locale
 from kxflow.core.uow import transaction
 
@@ -99,7 +99,7 @@ def html_error(status: int, exc: Exception | None = None):
         # a file too large for the form it was sent with: back to that form, saying why (no dead end)
         flash(str(ERROR_ADVICE[413]), "error")
         return redirect(request.referrer)
-    message = getattr(exc, "message", None) if isinstance(exc, AppError) else None
+    message = getattr(exc, "message", None) if isinstance(exc, AppError) else limit_message(exc)
     return (
         render_template(
             "error.html",

@@ -533,6 +533,27 @@ def aggregate(app: Application, assignments: list[Assignment] | None = None) -> 
     return Aggregate(len(rows), len(done), round(mean, 2), spread, spread > app.call.score_gap, vetoes)
 
 
+def sees_panel_scores(user: User) -> bool:
+    """Only ministry staff read a panel's aggregate (an expert sees their own scores, a province none)."""
+    return user.role == Role.MINISTRY_STAFF
+
+
+def panel_scores(apps: list[Application]) -> dict[int, float | None]:
+    """Each application's panel score (the weighted mean of its seated experts' totals, as ``aggregate``), the
+    panels of all of them read in one query; None where no expert has scored yet."""
+    ids = [a.id for a in apps]
+    seated: dict[int, list[Assignment]] = {i: [] for i in ids}
+    if ids:
+        stmt = (
+            select(Assignment)
+            .where(Assignment.application_id.in_(ids), Assignment.recused_at.is_(None))
+            .order_by(Assignment.id)
+        )
+        for row in db.session.scalars(stmt):
+            seated[row.application_id].append(row)
+    return {a.id: aggregate(a, seated[a.id]).weighted_mean for a in apps}
+
+
 def panel(user: User, application_id: int) -> tuple[Application, list[Assignment], Aggregate | None]:
     """The panel as this user may see it: ministry staff all of it; an expert only their own assignment."""
     app = get_application(user, application_id)

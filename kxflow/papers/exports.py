@@ -2,7 +2,8 @@
 
 ``start`` records what was asked (the unit of work commits it, then the view hands the id to the worker);
 ``run`` is the worker's side: it reads the applications through the asker's scope, writes the workbook row by
-row and reports its progress in short transactions of its own, so the page polling ``status`` sees the bar move.
+row (through ``core.xlsx``, the writer the statistics' files use) and reports its progress in short
+transactions of its own, so the page polling ``status`` sees the bar move.
 Only the user who asked sees the export and downloads its file.
 """
 
@@ -10,24 +11,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale, gettext
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import func, select, update
 
 from kxflow.accounts.models import User
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db, side_transaction
-from kxflow.core.errors import Invalid, NotFound
+from kxflow.core.errors import Conflict, Invalid, NotFound
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import locale
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import stored_path, upload_folder
+from kxflow.core.xlsx import DEC, INT, MIMETYPE, Column, local, save, workbook, write_sheet
 from kxflow.indicators.definition import Item
 from kxflow.indicators.models import definition_for
 from kxflow.papers.models import Export
@@ -35,14 +35,15 @@ from kxflow.papers.operations import require_list_role
 from kxflow.regions.models import County, Province
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import applications_for, nationwide
-from kxflow.workflow.states import STATE_NAMES, STATES_BY_NAME
+from kxflow.workflow.states import STATE_NAMES, state_label
 
 log = logging.getLogger(__name__)
 
 KIND = "applications_xlsx"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BATCH = 200  # rows between two progress reports (at most every 2 %)
-UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
+XLSX = MIMETYPE
+BATCH = 200  # rows between two progress reports (at most every 2 %); each report is the worker's heartbeat
+EXPIRES_SECONDS = 24 * 3600  # a queued export waits for a busy worker this long, then its task is dropped
+STALLED = "stalled"  # the error of an export given up because its worker stopped reporting
 
 
 # --- asking -------------------------------------------------------------------------------------
@@ -91,7 +92,33 @@ def get_own(user: User, export_id: int) -> Export:
     return row
 
 
+def stalled(row: Export) -> bool:
+    """An export whose worker is gone: running with no progress report for ``EXPORT_STALL_SECONDS``, or still
+    queued after the task's own expiry (no worker will take it up any more). Its page shows it as failed."""
+    now = clock.now()
+    if row.status == "running":
+        last = row.heartbeat_at or row.created_at
+        return (now - last).total_seconds() > current_app.config["EXPORT_STALL_SECONDS"]
+    if row.status == "queued":
+        return (now - row.created_at).total_seconds() > EXPIRES_SECONDS
+    return False
+
+
+def shown_status(row: Export) -> str:
+    """The status the user is shown: a stalled export is failed (the page stops polling and offers a retry)."""
+    return "failed" if stalled(row) else row.status
+
+
+def can_retry(row: Export) -> bool:
+    return shown_status(row) == "failed"
+
+
 def status_label(row: Export) -> str:
+    if stalled(row):
+        return gettext(
+            "The export stopped: there has been no progress for a long time (the program writing it may have "
+            "stopped). Please start it again."
+        )
     if row.status == "queued":
         return gettext("Waiting for a worker…")
     if row.status == "running":
@@ -99,6 +126,31 @@ def status_label(row: Export) -> str:
     if row.status == "done":
         return gettext("Done: %(rows)s rows.", rows=row.rows)
     return gettext("The export failed; please try again or tell your administrator.")
+
+
+def retry(user: User, export_id: int) -> Export:
+    """A failed or stalled export asked again, with the same filters: a new export (the old one, if it was stalled,
+    is recorded as failed so a late worker's file is never mistaken for it). 409 while it is still going."""
+    row = get_own(user, export_id)
+    if not can_retry(row):
+        raise Conflict(gettext("This export has not failed; it needs no retry."))
+    require_list_role(user)
+    if row.status != "failed":
+        row.status, row.error, row.finished_at = "failed", STALLED, clock.now()
+    now = clock.now()
+    again = Export(
+        user_id=user.id,
+        kind=row.kind,
+        filters=dict(row.filters),
+        status="queued",
+        progress=0,
+        rows=0,
+        file_name=gettext("applications") + now.astimezone(CHINA).strftime("-%Y%m%d-%H%M%S") + ".xlsx",
+        created_at=now,
+    )
+    db.session.add(again)
+    db.session.flush()
+    return again
 
 
 def mine(user: User, limit: int = 10) -> list[Export]:
@@ -118,14 +170,9 @@ def file_of(user: User, export_id: int):
 
 
 def _report(export_id: int, **values: Any) -> None:
+    """Progress in a transaction of its own; every report is also the worker's heartbeat."""
     with side_transaction() as conn:
-        conn.execute(update(Export).where(Export.id == export_id).values(**values))
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(UNSAFE_START):
-        return "'" + value
-    return value
+        conn.execute(update(Export).where(Export.id == export_id).values(heartbeat_at=clock.now(), **values))
 
 
 def _query(user: User, filters: dict[str, Any]):
@@ -155,8 +202,8 @@ def _items(filters: dict[str, Any]) -> list[Item]:
 def run(export_id: int) -> None:
     """Writes the export's workbook; idempotent (a finished export is left alone)."""
     row = db.session.get(Export, export_id)
-    if row is None or row.status == "done":
-        return
+    if row is None or row.status == "done" or row.error == STALLED:
+        return  # done, or given up as stalled and asked again under another id
     user = db.session.get(User, row.user_id)
     filters = dict(row.filters)
     _report(export_id, status="running", progress=0, error=None)
@@ -179,37 +226,30 @@ def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, in
     stmt = _query(user, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     items = _items(filters)
-    en = locale().startswith("en")
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(gettext("Applications"))
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    headers = [
-        gettext("No."),
-        gettext("Call"),
-        gettext("Province"),
-        gettext("Prefecture"),
-        gettext("County"),
-        gettext("Division code"),
-        gettext("Stage"),
-        gettext("Score"),
-        gettext("Veto items failed"),
-        gettext("Revision round"),
-        gettext("Last changed"),
+    loc = locale()
+    columns = [
+        Column(gettext("No."), INT, 6),
+        Column(gettext("Call"), None, 30),
+        Column(gettext("Province"), None, 12),
+        Column(gettext("Prefecture"), None, 12),
+        Column(gettext("County"), None, 14),
+        Column(gettext("Division code"), None, 10),
+        Column(gettext("Stage"), None, 12),
+        Column(gettext("Score"), DEC, 10),
+        Column(gettext("Veto items failed"), None, 14),
+        Column(gettext("Revision round"), INT, 8),
+        Column(gettext("Last changed"), None, 16),
         *(
-            gettext("%(label)s (%(unit)s)", label=item.label(locale()), unit=item.unit)
-            if item.unit
-            else item.label(locale())
+            Column(
+                gettext("%(label)s (%(unit)s)", label=item.label(loc), unit=item.unit)
+                if item.unit
+                else item.label(loc),
+                DEC if item.type == "number" or item.formula else None,
+                14,
+            )
             for item in items
         ),
     ]
-    header_cells = []
-    for text in headers:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-
     stmt = (
         stmt.join(County, County.code == Application.county_code)
         .join(Province, Province.code == Application.province_code)
@@ -232,51 +272,36 @@ def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, in
         .order_by(Application.call_id, Province.code, County.code, Application.id)
         .execution_options(yield_per=BATCH)
     )
-    labels = {item.key: item.label(locale()) for item in items}
-    done = 0
-    for r in db.session.execute(stmt):
-        values = {**(r.indicators or {}), **(r.computed or {})}
-        state = STATES_BY_NAME[r.state]
-        line: list[Any] = [
-            done + 1,
-            _safe(r.title),
-            r.province,
-            r.prefecture_name or "",
-            r.county,
-            r.county_code,
-            state.label_en if en else state.label_zh,
-            _number(sheet, r.score),
-            "、".join(labels.get(k, k) for k in (r.veto_failures or [])),
-            r.revision_round,
-            _local(r.updated_at),
-        ]
-        for item in items:
-            value = values.get(item.key)
-            if isinstance(value, bool):
-                value = gettext("Yes") if value else gettext("No")
-            line.append(_number(sheet, value) if isinstance(value, int | float) else _safe(value))
-        sheet.append(line)
-        done += 1
-        if done % BATCH == 0 and total:
-            _report(export_id, progress=min(99, done * 100 // total), rows=done)
+    labels = {item.key: item.label(loc) for item in items}
+
+    def lines() -> Iterator[list[Any]]:
+        for done, r in enumerate(db.session.execute(stmt), start=1):
+            values = {**(r.indicators or {}), **(r.computed or {})}
+            yield [
+                done,
+                r.title,
+                r.province,
+                r.prefecture_name or "",
+                r.county,
+                r.county_code,
+                state_label(r.state, loc),
+                r.score,
+                "、".join(labels.get(k, k) for k in (r.veto_failures or [])),
+                r.revision_round,
+                local(r.updated_at),
+                *(_display(values.get(item.key)) for item in items),
+            ]
+            if done % BATCH == 0 and total:
+                _report(export_id, progress=min(99, done * 100 // total), rows=done)
+
+    book = workbook()
+    done = write_sheet(book, gettext("Applications"), columns, lines())
     name = f"export-{uuid.uuid4().hex}.xlsx"
-    path = upload_folder() / name
-    try:
-        workbook.save(path)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    save(book, upload_folder() / name)
     return name, done
 
 
-def _number(sheet, value: Any) -> Any:
-    if value is None:
-        return None
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = "#,##0.00" if isinstance(value, float) else "#,##0"
-    return cell
-
-
-def _local(moment: datetime | None) -> datetime | None:
-    """A moment as Beijing wall time (a spreadsheet has no time zones)."""
-    return moment.astimezone(CHINA).replace(tzinfo=None) if moment else None
+def _display(value: Any) -> Any:
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    return value

@@ -1,7 +1,8 @@
 """A long export: who asked for what, how far the worker has got, and the file it left behind.
 
 The worker writes progress in short transactions of its own, so the page polling it sees the bar move; the file
-is stored under a generated name in the upload folder and handed only to the user who asked for it.
+is stored under a generated name in the upload folder and handed only to the user who asked for it. Each report
+is a heartbeat: an export whose worker died stops beating and is shown as stalled (``exports.stalled``).
 """
 
 from __future__ import annotations
@@ -38,3 +39,5 @@ class Export(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the worker's last sign of life (each progress report): a running export silent too long has lost its worker
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

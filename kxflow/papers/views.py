@@ -20,6 +20,7 @@ from kxflow.core import clock
 from kxflow.core.afterwards import later
 from kxflow.core.db import db
 from kxflow.core.errors import Invalid
+from kxflow.core.extensions import limiter
 from kxflow.core.security_log import record
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import download as download_file
@@ -34,12 +35,30 @@ from kxflow.workflow.states import STATE_NAMES
 bp = Blueprint("papers_web", __name__, template_folder="templates")
 nav_item("papers_web.index", _l("Papers and exports"), 60, operations.prints_lists)
 
-EXPORT_EXPIRES_SECONDS = 24 * 3600  # a queued export waits for a busy worker rather than being dropped
+
+def _reader() -> str:
+    """Whom the PDF limit counts: the logged-in user (several users behind one office address each have their
+    own), else the address."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else f"ip:{request.remote_addr}"
+
+
+# PDFs are rendered in the request (a second or more of CPU each): one budget per user over all four papers
+pdf_limit = limiter.shared_limit(
+    lambda: current_app.config["PDF_RATE_LIMIT"],
+    scope="papers-pdf",
+    key_func=_reader,
+    error_message=lambda: gettext("You have printed many papers in a short time."),
+)
 
 
 @bp.app_template_global()
 def export_label(row) -> str:
     return exports.status_label(row)
+
+
+@bp.app_template_global()
+def export_can_retry(row) -> bool:
+    return exports.can_retry(row)
 
 
 @detail_section("papers/_print.html", 40)
@@ -62,6 +81,7 @@ def _pdf(template: str, filename: str, what: dict[str, Any], **context: Any) -> 
 
 
 @bp.get("/applications/<int:application_id>/papers/application-form.pdf")
+@pdf_limit
 @login_required
 def application_form(application_id: int):
     paper = operations.application_paper(current_user, application_id)
@@ -75,6 +95,7 @@ def application_form(application_id: int):
 
 
 @bp.get("/applications/<int:application_id>/papers/review-summary.pdf")
+@pdf_limit
 @login_required
 def review_summary(application_id: int):
     paper = operations.review_paper(current_user, application_id)
@@ -85,6 +106,7 @@ def review_summary(application_id: int):
 
 
 @bp.get("/calls/<int:call_id>/papers/publicity-list.pdf")
+@pdf_limit
 @login_required
 def publicity_list(call_id: int):
     paper = operations.publicity_list(current_user, call_id)
@@ -100,6 +122,7 @@ def publicity_list(call_id: int):
 
 
 @bp.get("/calls/<int:call_id>/papers/designation-list.pdf")
+@pdf_limit
 @login_required
 def designation_list(call_id: int):
     paper = operations.designation_list(current_user, call_id)
@@ -149,11 +172,22 @@ def start_export():
     except Invalid as exc:
         flash_problems(exc)
         return _page(422, kept=form)
+    return _queue(row.id)
+
+
+def _queue(export_id: int):
     celery = current_app.extensions["celery"]
-    export_id = row.id
     # sent once the request's transaction has committed the row the worker will read
-    later(lambda: celery.send_task(TASK, args=[export_id], expires=EXPORT_EXPIRES_SECONDS))
+    later(lambda: celery.send_task(TASK, args=[export_id], expires=exports.EXPIRES_SECONDS))
     return redirect(url_for(".export", export_id=export_id))
+
+
+@bp.post("/exports/<int:export_id>/retry")
+@login_required
+def retry_export(export_id: int):
+    with transaction():
+        row = exports.retry(current_user, export_id)
+    return _queue(row.id)
 
 
 @bp.get("/exports/<int:export_id>")
@@ -167,7 +201,7 @@ def export(export_id: int):
 def export_status(export_id: int):
     row = exports.get_own(current_user, export_id)
     return jsonify(
-        status=row.status,
+        status=exports.shown_status(row),
         progress=row.progress,
         rows=row.rows,
         label=exports.status_label(row),

@@ -1,4 +1,5 @@
-// An export's page: polls its JSON status until the worker is done, moves the bar, then shows the download link.
+// An export's page: polls its JSON status until the worker is done, moves the bar, then shows the download link;
+// a failed export (or one whose worker stopped: the server says "failed") stops the polling and shows the retry button.
 (function () {
   "use strict";
   var box = document.getElementById("export");
@@ -7,6 +8,7 @@
   var label = document.getElementById("export-label");
   var download = document.getElementById("export-download");
   var link = document.getElementById("export-download-link");
+  var retry = document.getElementById("export-retry");
   var url = box.getAttribute("data-status-url");
   var delay = 1000;
 
@@ -17,6 +19,9 @@
     if (status.download_url) {
       link.href = status.download_url;
       download.hidden = false;
+    }
+    if (status.status === "failed") {
+      retry.hidden = false;
     }
   }
 
@@ -35,6 +40,6 @@
       });
   }
 
-  if (!download.hidden) { return; }
+  if (!download.hidden || !retry.hidden) { return; }
   poll();
 }());
