@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from email.policy import SMTP as WIRE_POLICY
 from email.utils import formatdate
 from pathlib import Path
 
@@ -36,12 +37,14 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
         subject = gettext("[kxflow] %(text)s", text=text)
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = current_app.config["MAIL_SENDER"]
+    # headers whose values kxflow makes itself are stored as written (parsing them costs more than sending
+    # them); the recipient's address is user data and goes through the parser, which refuses a bad one
+    msg.set_raw("From", current_app.config["MAIL_SENDER"])
     msg["To"] = recipient.email
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = message_id(notification)
+    msg.set_raw("Date", formatdate(localtime=False))
+    msg.set_raw("Message-ID", message_id(notification))
     msg.set_content(body)
-    msg["Content-Language"] = "en" if lang.startswith("en") else "zh-CN"  # after set_content, which resets Content-*
+    msg.set_raw("Content-Language", "en" if lang.startswith("en") else "zh-CN")  # after set_content (resets Content-*)
     return msg
 
 
@@ -75,8 +78,9 @@ class Mailer:
     def __init__(self) -> None:
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, msg: EmailMessage) -> None:
-        """Hands the message to the SMTP server, or writes it to the sink folder when none is configured."""
+    def send(self, msg: EmailMessage, to: str) -> None:
+        """Hands the message to the SMTP server (envelope: the sender, ``to``), or writes it to the sink folder
+        when none is configured. Returns once the server has accepted it."""
         if not current_app.config["MAIL_SERVER"]:
             _to_folder(msg)
             return
@@ -84,16 +88,25 @@ class Mailer:
         try:
             if self._smtp is None:
                 self._smtp = _connect()
-            self._smtp.send_message(msg)
+            self._transmit(msg, to)
         except smtplib.SMTPServerDisconnected:
             self.close()
             if not reused:
                 raise
             self._smtp = _connect()  # the server closed an idle connection: once more on a new one
-            self._smtp.send_message(msg)
+            self._transmit(msg, to)
         except BaseException:
             self.close()
             raise
+
+    def _transmit(self, msg: EmailMessage, to: str) -> None:
+        sender = current_app.config["MAIL_SENDER"]
+        if not (sender + to).isascii():  # an internationalised address: smtplib asks for SMTPUTF8 itself
+            self._smtp.send_message(msg, sender, [to])
+            return
+        # the envelope is known and the message flattened once, with the CRLF line ends SMTP wants: what
+        # send_message would do after parsing the headers again
+        self._smtp.sendmail(sender, [to], msg.as_bytes(policy=WIRE_POLICY))
 
     def close(self) -> None:
         if self._smtp is not None:

@@ -239,7 +239,9 @@ def main() -> int:
         if args.only and name != args.only:
             continue
         print(f"{name}: {args.messages} messages, {args.repetitions} repetitions", flush=True)
-        dispatcher, bare = run(make_url(), tmp / f"uploads-{name}", args.messages, args.repetitions, not args.no_disk_wait)
+        dispatcher, bare = run(
+            make_url(), tmp / f"uploads-{name}", args.messages, args.repetitions, not args.no_disk_wait
+        )
         ratios = [d / b for d, b in zip(dispatcher, bare, strict=True)]
         print(
             f"  msgs/s min / median / max: dispatcher {spread(dispatcher)}, bare smtplib {spread(bare)}\n"
