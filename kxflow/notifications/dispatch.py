@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Connection, Integer, String, bindparam, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, String, bindparam, insert, literal, or_, select, update
 
 from kxflow.accounts.models import User
 from kxflow.core import clock
@@ -135,9 +136,9 @@ _SENT_WITH_LOG = insert(_log).from_select(
 )
 
 
-def _mark_sent(conn: Connection, row: Notification, recipient: str) -> None:
-    """Records one accepted message durably, before the next one is handed to the server."""
-    values = {"nid": row.id, "attempt": row.email_attempts + 1, "recipient": recipient, "at": clock.now()}
+def _mark_sent(conn: Connection, notification_id: int, attempt: int, recipient: str, at: datetime) -> None:
+    """Records one accepted message durably (its own commit)."""
+    values = {"nid": notification_id, "attempt": attempt, "recipient": recipient, "at": at}
     if conn.dialect.name == "postgresql":  # an autocommit connection: the statement is its own transaction
         conn.execute(_SENT_WITH_LOG, values)
         return
@@ -146,13 +147,56 @@ def _mark_sent(conn: Connection, row: Notification, recipient: str) -> None:
             conn.execute(
                 insert(_log),
                 {
-                    "notification_id": row.id,
-                    "attempt": values["attempt"],
+                    "notification_id": notification_id,
+                    "attempt": attempt,
                     "status": "sent",
                     "recipient": recipient,
-                    "at": values["at"],
+                    "at": at,
                 },
             )
+
+
+class _Recorder:
+    """Marks deliveries sent, one at a time, on a connection and in a thread of its own: while a delivery's
+    commit waits for the disk, the dispatcher renders and stages the next message, whose end it sends only
+    after ``wait`` — so at most one accepted message is ever unrecorded."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kxflow-mail-record")
+        self._pending: Future | None = None
+
+    def _record(self, notification_id: int, attempt: int, recipient: str, at: datetime) -> None:
+        if self._conn is None:  # opened, used and closed in the recorder's thread only
+            self._conn = self._engine.connect()
+            if self._conn.dialect.name == "postgresql":
+                self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        _mark_sent(self._conn, notification_id, attempt, recipient, at)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def submit(self, notification_id: int, attempt: int, recipient: str, at: datetime) -> None:
+        self.wait()
+        self._pending = self._thread.submit(self._record, notification_id, attempt, recipient, at)
+
+    def wait(self) -> None:
+        """Returns once the last delivery submitted is on disk (raises what recording it raised)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._thread.submit(self._close).result()
+            self._thread.shutdown()
 
 
 _OUTCOMES = (
@@ -175,19 +219,45 @@ def _record(batch: _Batch) -> None:
     db.session.commit()
 
 
+def _failed(batch: _Batch, run: DispatchRun, row: Notification, recipient: User, now: datetime, exc: Exception) -> None:
+    """One attempt that did not deliver: counted, tried again after the backoff, given up after the last."""
+    if not isinstance(exc, smtplib.SMTPException | OSError):
+        log.exception("e-mail for notification %s could not be built", row.id)
+    attempt = row.email_attempts + 1
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    gave_up = attempt >= current_app.config["EMAIL_MAX_ATTEMPTS"]
+    batch.outcome(row, "gave_up" if gave_up else "pending", attempt, None if gave_up else now + _backoff(attempt))
+    batch.attempts.append(
+        {
+            "notification_id": row.id,
+            "attempt": attempt,
+            "status": "failed",
+            "recipient": recipient.email,
+            "error": error,
+            "at": now,
+        }
+    )
+    run.failed += 1
+    log.warning("e-mail for notification %s failed (attempt %s): %s", row.id, attempt, error)
+
+
 def _send_batch(
-    rows: list[tuple[Notification, User]], run: DispatchRun, mailer: email.Mailer, conn: Connection, stop_at: float
+    rows: list[tuple[Notification, User]], run: DispatchRun, mailer: email.Mailer, recorder: _Recorder, stop_at: float
 ) -> None:
     batch = _Batch()
-    max_attempts = current_app.config["EMAIL_MAX_ATTEMPTS"]
     try:
         for row, recipient in rows:
             now = clock.now()
-            attempt = row.email_attempts + 1
             if not recipient.email or not recipient.active:
                 batch.outcome(row, "cancelled", row.email_attempts, None)
                 batch.attempts.append(
-                    {"notification_id": row.id, "attempt": attempt, "status": "failed", "error": NO_ADDRESS, "at": now}
+                    {
+                        "notification_id": row.id,
+                        "attempt": row.email_attempts + 1,
+                        "status": "failed",
+                        "error": NO_ADDRESS,
+                        "at": now,
+                    }
                 )
                 run.cancelled += 1
                 continue
@@ -195,34 +265,29 @@ def _send_batch(
                 batch.outcome(row, "pending", row.email_attempts, None)
                 run.released += 1
                 continue
-            try:
-                mailer.send(email.build(row, recipient), recipient.email)
+            try:  # everything but the end of the message: not delivered yet
+                mailer.stage(email.build(row, recipient), recipient.email)
             except Exception as exc:  # SMTP refused or down, or this one message cannot be built: retry later
-                if not isinstance(exc, smtplib.SMTPException | OSError):
-                    log.exception("e-mail for notification %s could not be built", row.id)
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-                gave_up = attempt >= max_attempts
-                batch.outcome(
-                    row, "gave_up" if gave_up else "pending", attempt, None if gave_up else now + _backoff(attempt)
-                )
-                batch.attempts.append(
-                    {
-                        "notification_id": row.id,
-                        "attempt": attempt,
-                        "status": "failed",
-                        "recipient": recipient.email,
-                        "error": error,
-                        "at": now,
-                    }
-                )
-                run.failed += 1
-                log.warning("e-mail for notification %s failed (attempt %s): %s", row.id, attempt, error)
+                _failed(batch, run, row, recipient, now, exc)
                 continue
-            _mark_sent(conn, row, recipient.email)
+            try:
+                recorder.wait()  # the previous delivery is on disk before this one is handed over
+            except BaseException:
+                mailer.close()  # hangs up: the staged message is never accepted
+                raise
+            try:
+                mailer.finish()
+            except Exception as exc:
+                _failed(batch, run, row, recipient, now, exc)
+                continue
+            recorder.submit(row.id, row.email_attempts + 1, recipient.email, clock.now())
             run.sent += 1
-    finally:  # also when marking a delivery failed (the database went away): what is known is kept if it can be
-        if batch.updates or batch.attempts:
-            _record(batch)
+    finally:  # also when recording a delivery failed (the database went away): what is known is kept if it can be
+        try:
+            recorder.wait()
+        finally:
+            if batch.updates or batch.attempts:
+                _record(batch)
 
 
 def dispatch_due(limit: int = 1000) -> DispatchRun:
@@ -237,14 +302,12 @@ def dispatch_due(limit: int = 1000) -> DispatchRun:
         margin = min(2 * current_app.config["MAIL_TIMEOUT_SECONDS"], ttl.total_seconds() / 4)
         stop_at = begun + ttl.total_seconds() - margin
         lease_until = started + ttl  # no later than the lock: when it is free, so are the rows
-        with email.Mailer() as mailer, db.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="AUTOCOMMIT")
+        with email.Mailer() as mailer, _Recorder(db.engine) as recorder:
             claimed = 0
             while claimed < limit and time.monotonic() < stop_at:
                 rows = claim(min(BATCH, limit - claimed), lease_until)
                 if not rows:
                     break
                 claimed += len(rows)
-                _send_batch(rows, run, mailer, conn, stop_at)
+                _send_batch(rows, run, mailer, recorder, stop_at)
         return run

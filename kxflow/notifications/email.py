@@ -7,7 +7,9 @@ outbox row was marked) can tell it is one message.
 
 from __future__ import annotations
 
+import re
 import smtplib
+import socket
 from email.message import EmailMessage
 from email.policy import SMTP as WIRE_POLICY
 from email.utils import formatdate
@@ -61,6 +63,9 @@ def _connect() -> smtplib.SMTP:
     cfg = current_app.config
     smtp = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT_SECONDS"])
     try:
+        # a message's end goes out on its own, after its content: without this, Nagle's algorithm holds it until
+        # the server's delayed acknowledgement of the content (tens of milliseconds per message)
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if cfg["MAIL_USE_TLS"]:
             smtp.starttls()
         if cfg["MAIL_USERNAME"]:
@@ -71,46 +76,106 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
+def _quote_periods(data: bytes) -> bytes:
+    """SMTP's dot-stuffing (RFC 5321 4.5.2): a line that starts with a dot gets a second one."""
+    return re.sub(rb"(?m)^\.", b"..", data)
+
+
 class Mailer:
     """One SMTP connection for a dispatcher run: opened on first use, dropped after any failure (the next
-    message opens a fresh one), so a batch costs one handshake instead of one per message."""
+    message opens a fresh one), so a batch costs one handshake instead of one per message.
+
+    A message goes in two steps: ``stage`` sends all of it but its end-of-data line — the server has not
+    accepted it yet, and a sender that dies now delivers nothing — and ``finish`` sends that line and returns
+    once the server has accepted it. The dispatcher stages the next message while the previous delivery is
+    being recorded, and finishes it only once that record is on disk."""
 
     def __init__(self) -> None:
         self._smtp: smtplib.SMTP | None = None
+        self._staged: EmailMessage | None = None  # with no SMTP server: the message for the sink folder
+        self._in_data = False  # the server is reading a message's content
 
     def send(self, msg: EmailMessage, to: str) -> None:
         """Hands the message to the SMTP server (envelope: the sender, ``to``), or writes it to the sink folder
         when none is configured. Returns once the server has accepted it."""
+        self.stage(msg, to)
+        self.finish()
+
+    def stage(self, msg: EmailMessage, to: str) -> None:
         if not current_app.config["MAIL_SERVER"]:
-            _to_folder(msg)
+            self._staged = msg
             return
         reused = self._smtp is not None
         try:
             if self._smtp is None:
                 self._smtp = _connect()
-            self._transmit(msg, to)
+            self._open(msg, to)
         except smtplib.SMTPServerDisconnected:
             self.close()
             if not reused:
                 raise
             self._smtp = _connect()  # the server closed an idle connection: once more on a new one
-            self._transmit(msg, to)
+            try:
+                self._open(msg, to)
+            except BaseException:
+                self.close()
+                raise
         except BaseException:
             self.close()
             raise
 
-    def _transmit(self, msg: EmailMessage, to: str) -> None:
-        sender = current_app.config["MAIL_SENDER"]
-        if not (sender + to).isascii():  # an internationalised address: smtplib asks for SMTPUTF8 itself
-            self._smtp.send_message(msg, sender, [to])
+    def _open(self, msg: EmailMessage, to: str) -> None:
+        """MAIL, RCPT, DATA and the content, as ``smtplib.SMTP.sendmail`` sends them, without the final dot."""
+        smtp, sender = self._smtp, current_app.config["MAIL_SENDER"]
+        smtp.ehlo_or_helo_if_needed()
+        policy, options = WIRE_POLICY, []
+        if not (sender + to).isascii():  # an internationalised address
+            if not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("the server does not accept internationalised addresses")
+            policy, options = WIRE_POLICY.clone(utf8=True), ["SMTPUTF8", "BODY=8BITMIME"]
+        data = _quote_periods(msg.as_bytes(policy=policy))  # flattened once, with the CRLF line ends SMTP wants
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        if smtp.does_esmtp and smtp.has_extn("size"):
+            options.append(f"size={len(data)}")
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self._in_data = True
+        smtp.send(data)
+
+    def finish(self) -> None:
+        """The end of the staged message: returns once the server has accepted it."""
+        if not current_app.config["MAIL_SERVER"]:
+            msg, self._staged = self._staged, None
+            if msg is not None:
+                _to_folder(msg)
             return
-        # the envelope is known and the message flattened once, with the CRLF line ends SMTP wants: what
-        # send_message would do after parsing the headers again
-        self._smtp.sendmail(sender, [to], msg.as_bytes(policy=WIRE_POLICY))
+        try:
+            self._smtp.send(b".\r\n")
+            self._in_data = False
+            code, reply = self._smtp.getreply()
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
+        """Ends the connection; a message staged and not finished is dropped (the server never accepts it)."""
+        self._staged = None
         if self._smtp is not None:
             smtp, self._smtp = self._smtp, None
+            if self._in_data:  # a QUIT now would be read as part of the message: just hang up
+                self._in_data = False
+                smtp.close()
+                return
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):

@@ -15,6 +15,7 @@ SQLite ``synchronous=OFF``).
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import statistics
@@ -136,7 +137,9 @@ def run(url: str, uploads: Path, messages: int, repetitions: int, disk_wait: boo
     from tests.replay import bare_smtp_rate
     from tests.workers_support import free_port
 
+    logging.disable(logging.INFO)  # the migrations' log
     migrate_and_load(url, uploads)
+    logging.disable(logging.NOTSET)
     port = free_port()
     here, there = multiprocessing.Pipe()
     sink = multiprocessing.get_context("spawn").Process(target=_sink_process, args=(port, there), daemon=True)
