@@ -7,11 +7,11 @@ outbox row was marked) can tell it is one message.
 
 from __future__ import annotations
 
+import base64
 import re
 import smtplib
 import socket
 from email.message import EmailMessage
-from email.policy import SMTP as WIRE_POLICY
 from email.utils import formatdate
 from pathlib import Path
 
@@ -28,7 +28,56 @@ def message_id(notification: Notification) -> str:
     return f"<{notification.dedupe_key.replace(':', '.')}@{domain}>"
 
 
+# one address, nothing that could end the header or add a second recipient
+_ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_WORD_BYTES = 39  # 52 characters of base64: an encoded word of 64, on a line of 78 even after "Subject: "
+
+
+def _encoded_words(text: str) -> list[str]:
+    chunks, chunk = [], b""
+    for char in text:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            chunks.append(chunk)
+            chunk = b""
+        chunk += encoded
+    chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks if c]
+
+
+def subject_header(value: str) -> str:
+    """An unstructured header's value as RFC 2047 has it, ready to be stored as written: words with non-ASCII
+    characters become encoded words (a run of them together: the space between two encoded words is not read
+    as text), the others stay as they are (a reader of the raw header still sees them); folded at spaces
+    within 78 characters; control characters (a line break in a comment) become spaces."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in " ".join(_CONTROL.sub(" ", value).split()).split(" "):
+        if word.isascii() and "=?" not in word:
+            if run:
+                tokens += _encoded_words(" ".join(run))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens += _encoded_words(" ".join(run))
+    lines, line = [], "Subject:"
+    for token in tokens:
+        if len(line) + 1 + len(token) > 78 and line.strip() != "Subject:":
+            lines.append(line)
+            line = ""
+        line = f"{line} {token}"
+    lines.append(line)
+    return "\n".join(lines).removeprefix("Subject: ")
+
+
 def build(notification: Notification, recipient: User) -> EmailMessage:
+    """The message: a plain-text part in UTF-8 (base64). Its headers are written once here and stored as
+    written — parsing each one and folding it again when the message is sent cost more than sending it."""
     lang = recipient.locale or "zh"
     with force_locale(lang):
         text = render_message(notification, lang)
@@ -37,16 +86,19 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
             link = f"{current_app.config['KXFLOW_BASE_URL']}/applications/{notification.application_id}"
         body = render_template("email/notification.txt", recipient=recipient, text=text, link=link, lang=lang)
         subject = gettext("[kxflow] %(text)s", text=text)
+    if not _ADDRESS.fullmatch(recipient.email or ""):
+        raise ValueError(f"not one e-mail address: {recipient.email!r}")
     msg = EmailMessage()
-    msg["Subject"] = subject
-    # headers whose values kxflow makes itself are stored as written (parsing them costs more than sending
-    # them); the recipient's address is user data and goes through the parser, which refuses a bad one
+    msg.set_raw("Subject", subject_header(subject))
     msg.set_raw("From", current_app.config["MAIL_SENDER"])
-    msg["To"] = recipient.email
+    msg.set_raw("To", recipient.email)
     msg.set_raw("Date", formatdate(localtime=False))
     msg.set_raw("Message-ID", message_id(notification))
-    msg.set_content(body)
-    msg.set_raw("Content-Language", "en" if lang.startswith("en") else "zh-CN")  # after set_content (resets Content-*)
+    msg.set_raw("MIME-Version", "1.0")
+    msg.set_raw("Content-Type", 'text/plain; charset="utf-8"')
+    msg.set_raw("Content-Transfer-Encoding", "base64")
+    msg.set_raw("Content-Language", "en" if lang.startswith("en") else "zh-CN")
+    msg.set_payload(base64.encodebytes(("\n".join(body.splitlines()) + "\n").encode()).decode("ascii"))
     return msg
 
 
@@ -74,6 +126,16 @@ def _connect() -> smtplib.SMTP:
         smtp.close()
         raise
     return smtp
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as SMTP carries it (CRLF line ends, dot-stuffed, ending in CRLF), from the headers as ``build``
+    stored them and its base64 body: what the e-mail package's generator would write, without parsing every
+    header again to fold it anew."""
+    head = "".join(f"{name}: {value}\n" for name, value in msg.raw_items())
+    text = f"{head}\n{msg.get_payload()}".replace("\r\n", "\n").replace("\n", "\r\n")
+    data = _quote_periods(text.encode())
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _quote_periods(data: bytes) -> bytes:
@@ -128,14 +190,12 @@ class Mailer:
         """MAIL, RCPT, DATA and the content, as ``smtplib.SMTP.sendmail`` sends them, without the final dot."""
         smtp, sender = self._smtp, current_app.config["MAIL_SENDER"]
         smtp.ehlo_or_helo_if_needed()
-        policy, options = WIRE_POLICY, []
-        if not (sender + to).isascii():  # an internationalised address
+        options = []
+        if not (sender + to).isascii():  # an internationalised address (written as UTF-8 in the To header)
             if not smtp.has_extn("smtputf8"):
                 raise smtplib.SMTPNotSupportedError("the server does not accept internationalised addresses")
-            policy, options = WIRE_POLICY.clone(utf8=True), ["SMTPUTF8", "BODY=8BITMIME"]
-        data = _quote_periods(msg.as_bytes(policy=policy))  # flattened once, with the CRLF line ends SMTP wants
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        data = wire_bytes(msg)
         if smtp.does_esmtp and smtp.has_extn("size"):
             options.append(f"size={len(data)}")
         code, reply = smtp.mail(sender, options)
