@@ -70,12 +70,6 @@ def _due(now: datetime):
     )
 
 
-def due_ids(limit: int) -> list[int]:
-    return list(
-        db.session.scalars(select(Notification.id).where(_due(clock.now())).order_by(Notification.id).limit(limit))
-    )
-
-
 def _backoff(attempts: int) -> timedelta:
     base = current_app.config["EMAIL_RETRY_BASE_SECONDS"]
     return timedelta(seconds=min(base * 2 ** (attempts - 1), 6 * 3600))
