@@ -299,9 +299,11 @@ def dispatch_due(limit: int = 1000) -> DispatchRun:
         with email.Mailer() as mailer, _Recorder(db.engine) as recorder:
             claimed = 0
             while claimed < limit and time.monotonic() < stop_at:
-                rows = claim(min(BATCH, limit - claimed), lease_until)
-                if not rows:
-                    break
+                asked = min(BATCH, limit - claimed)
+                rows = claim(asked, lease_until)
                 claimed += len(rows)
-                _send_batch(rows, run, mailer, recorder, stop_at)
+                if rows:
+                    _send_batch(rows, run, mailer, recorder, stop_at)
+                if len(rows) < asked:  # that was the last of what is due now
+                    break
         return run
