@@ -127,7 +127,7 @@ def _dispatch_all(app) -> tuple[float, int]:
 
 
 def run(url: str, uploads: Path, messages: int, repetitions: int, disk_wait: bool) -> tuple[list[float], list[float]]:
-    from sqlalchemy import event, text
+    from sqlalchemy import event, select, text
 
     from kxflow import create_app
     from kxflow.core.db import db
@@ -201,8 +201,6 @@ def run(url: str, uploads: Path, messages: int, repetitions: int, disk_wait: boo
             here.send("ids")
             received = here.recv()
             with app.app_context():
-                from sqlalchemy import select
-
                 rows = db.session.scalars(select(Notification).where(Notification.dedupe_key.like(f"bench:r{rep}:%")))
                 expected = Counter(mail.message_id(n) for n in rows)
                 db.session.remove()
