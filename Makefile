@@ -104,6 +104,7 @@ replay: install services
 bench: install services
 	$(BIN)/python -m tests.bench.transitions $(BENCH_ARGS)
 	$(BIN)/python -m tests.bench.dashboard
+	$(BIN)/python -m tests.bench.mail
 
 clean:
 	rm -rf $(VENV) $(TOOLS) instance test-output bench-output .pytest_cache

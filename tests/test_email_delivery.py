@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email as email_lib
 import threading
 import time
 from datetime import timedelta
+from email import policy as email_policy
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from sqlalchemy import func, select, update
 from kxflow.accounts.models import User
 from kxflow.core import clock
 from kxflow.core.db import db
-from kxflow.notifications.dispatch import dispatch_due
+from kxflow.notifications import email as mail
+from kxflow.notifications.dispatch import claim, dispatch_due
 from kxflow.notifications.models import EmailDelivery, Notification
 from tests.factories import bulk_ready_applications, pending_emails
 from tests.workers_support import REDIS_TEST_URL, start_redis, stop_redis, wait_for
@@ -174,8 +177,6 @@ def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(
     world.fire(app_id, "submit", "zj_staff")
     files = wait_for(lambda: list(sink.glob("*.eml")), 30, "an .eml file in the sink")
     assert len(files) == 1
-    import email as email_lib
-
     message = email_lib.message_from_bytes(files[0].read_bytes())
     assert message["To"] == "zj_leader@example.gov.cn"
     assert f"/applications/{app_id}" in message.get_payload(decode=True).decode()
@@ -247,3 +248,58 @@ def test_a_run_sends_its_batch_over_one_connection(world, app, smtp_sink, monkey
         run = dispatch_due()
     assert run.sent == 6 and all_sent(app, len(ids))
     assert len(smtp_sink.messages) == 6 and len(set(smtp_sink.peers)) == 1
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "[kxflow] 安吉县: application Submit, now at County review — your action is needed.",
+        "【示范县管理系统】安吉县的申报已提交，现处于“县级审核”环节，请您办理。" * 3,
+        "催办 note with a line break\r\nBcc: spy@example.com and =?utf-8?b?5Lit?= typed by hand",
+        "x" * 120 + " 中",
+    ],
+)
+def test_a_subject_reads_back_as_written_and_cannot_add_a_header(subject):
+    folded = mail.subject_header(subject)
+    parsed = email_lib.message_from_bytes(f"Subject: {folded}\r\n\r\n".encode(), policy=email_policy.default)
+    assert parsed["Subject"] == " ".join(subject.split())  # a line break in a comment reads as a space
+    assert list(parsed.keys()) == ["Subject"]
+    assert all(len(line) <= 78 for line in folded.splitlines()[1:])
+
+
+def test_a_bad_address_costs_its_own_message_one_attempt_and_adds_no_recipient(world, app, smtp_sink, monkeypatch):
+    ids = pending_emails(world, 3)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        bad = db.session.get(Notification, ids[1])
+        db.session.execute(
+            update(User).where(User.id == bad.recipient_id).values(email="x@example.gov.cn\r\nBcc: spy@example.com")
+        )
+        db.session.commit()
+        run = dispatch_due()
+    assert (run.sent, run.failed) == (2, 1)
+    assert all(m["Bcc"] is None for m in smtp_sink.messages) and len(smtp_sink.messages) == 2
+    log = world.api("get", f"/api/v1/notifications/{ids[1]}/deliveries", "ministry").json
+    assert [a["status"] for a in log["attempts"]] == ["failed"] and "not one e-mail address" in log["attempts"][0][
+        "error"
+    ]
+    assert sorted(email_status(app, email=True).values()) == ["pending", "sent", "sent"]
+
+
+def test_rows_claimed_by_a_run_that_died_go_out_once_when_its_lease_ends(world, app, smtp_sink, monkeypatch):
+    """A run that claimed a batch and died before sending it: no other run takes those rows while the lease
+    holds (it would race the dead run's sending), and the next run after it sends each exactly once."""
+    ids = pending_emails(world, 5)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    lease = timedelta(seconds=app.config["SCHEDULER_LOCK_SECONDS"])
+    with app.app_context():
+        assert len(claim(10, clock.now() + lease)) == 5  # ... and the process dies here
+        db.session.remove()
+        assert dispatch_due().sent == 0
+    assert smtp_sink.messages == []
+    world.travel(clock.now() + lease + timedelta(seconds=1))
+    with app.app_context():
+        assert dispatch_due().sent == 5
+    assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 5

@@ -7,7 +7,10 @@ outbox row was marked) can tell it is one message.
 
 from __future__ import annotations
 
+import base64
+import re
 import smtplib
+import socket
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -25,7 +28,56 @@ def message_id(notification: Notification) -> str:
     return f"<{notification.dedupe_key.replace(':', '.')}@{domain}>"
 
 
+# one address, nothing that could end the header or add a second recipient
+_ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_WORD_BYTES = 39  # 52 characters of base64: an encoded word of 64, on a line of 78 even after "Subject: "
+
+
+def _encoded_words(text: str) -> list[str]:
+    chunks, chunk = [], b""
+    for char in text:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            chunks.append(chunk)
+            chunk = b""
+        chunk += encoded
+    chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks if c]
+
+
+def subject_header(value: str) -> str:
+    """An unstructured header's value as RFC 2047 has it, ready to be stored as written: words with non-ASCII
+    characters become encoded words (a run of them together: the space between two encoded words is not read
+    as text), the others stay as they are (a reader of the raw header still sees them); folded at spaces
+    within 78 characters; control characters (a line break in a comment) become spaces."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in " ".join(_CONTROL.sub(" ", value).split()).split(" "):
+        if word.isascii() and "=?" not in word:
+            if run:
+                tokens += _encoded_words(" ".join(run))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens += _encoded_words(" ".join(run))
+    lines, line = [], "Subject:"
+    for token in tokens:
+        if len(line) + 1 + len(token) > 78 and line.strip() != "Subject:":
+            lines.append(line)
+            line = ""
+        line = f"{line} {token}"
+    lines.append(line)
+    return "\n".join(lines).removeprefix("Subject: ")
+
+
 def build(notification: Notification, recipient: User) -> EmailMessage:
+    """The message: a plain-text part in UTF-8 (base64). Its headers are written once here and stored as
+    written — parsing each one and folding it again when the message is sent cost more than sending it."""
     lang = recipient.locale or "zh"
     with force_locale(lang):
         text = render_message(notification, lang)
@@ -34,14 +86,19 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
             link = f"{current_app.config['KXFLOW_BASE_URL']}/applications/{notification.application_id}"
         body = render_template("email/notification.txt", recipient=recipient, text=text, link=link, lang=lang)
         subject = gettext("[kxflow] %(text)s", text=text)
+    if not _ADDRESS.fullmatch(recipient.email or ""):
+        raise ValueError(f"not one e-mail address: {recipient.email!r}")
     msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = current_app.config["MAIL_SENDER"]
-    msg["To"] = recipient.email
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = message_id(notification)
-    msg.set_content(body)
-    msg["Content-Language"] = "en" if lang.startswith("en") else "zh-CN"  # after set_content, which resets Content-*
+    msg.set_raw("Subject", subject_header(subject))
+    msg.set_raw("From", current_app.config["MAIL_SENDER"])
+    msg.set_raw("To", recipient.email)
+    msg.set_raw("Date", formatdate(localtime=False))
+    msg.set_raw("Message-ID", message_id(notification))
+    msg.set_raw("MIME-Version", "1.0")
+    msg.set_raw("Content-Type", 'text/plain; charset="utf-8"')
+    msg.set_raw("Content-Transfer-Encoding", "base64")
+    msg.set_raw("Content-Language", "en" if lang.startswith("en") else "zh-CN")
+    msg.set_payload(base64.encodebytes(("\n".join(body.splitlines()) + "\n").encode()).decode("ascii"))
     return msg
 
 
@@ -58,6 +115,9 @@ def _connect() -> smtplib.SMTP:
     cfg = current_app.config
     smtp = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT_SECONDS"])
     try:
+        # a message's end goes out on its own, after its content: without this, Nagle's algorithm holds it until
+        # the server's delayed acknowledgement of the content (tens of milliseconds per message)
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if cfg["MAIL_USE_TLS"]:
             smtp.starttls()
         if cfg["MAIL_USERNAME"]:
@@ -68,36 +128,114 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as SMTP carries it (CRLF line ends, dot-stuffed, ending in CRLF), from the headers as ``build``
+    stored them and its base64 body: what the e-mail package's generator would write, without parsing every
+    header again to fold it anew."""
+    head = "".join(f"{name}: {value}\n" for name, value in msg.raw_items())
+    text = f"{head}\n{msg.get_payload()}".replace("\r\n", "\n").replace("\n", "\r\n")
+    data = _quote_periods(text.encode())
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _quote_periods(data: bytes) -> bytes:
+    """SMTP's dot-stuffing (RFC 5321 4.5.2): a line that starts with a dot gets a second one."""
+    return re.sub(rb"(?m)^\.", b"..", data)
+
+
 class Mailer:
     """One SMTP connection for a dispatcher run: opened on first use, dropped after any failure (the next
-    message opens a fresh one), so a batch costs one handshake instead of one per message."""
+    message opens a fresh one), so a batch costs one handshake instead of one per message.
+
+    A message goes in two steps: ``stage`` sends all of it but its end-of-data line — the server has not
+    accepted it yet, and a sender that dies now delivers nothing — and ``finish`` sends that line and returns
+    once the server has accepted it. The dispatcher stages the next message while the previous delivery is
+    being recorded, and finishes it only once that record is on disk."""
 
     def __init__(self) -> None:
         self._smtp: smtplib.SMTP | None = None
+        self._staged: EmailMessage | None = None  # with no SMTP server: the message for the sink folder
+        self._in_data = False  # the server is reading a message's content
 
-    def send(self, msg: EmailMessage) -> None:
-        """Hands the message to the SMTP server, or writes it to the sink folder when none is configured."""
+    def send(self, msg: EmailMessage, to: str) -> None:
+        """Hands the message to the SMTP server (envelope: the sender, ``to``), or writes it to the sink folder
+        when none is configured. Returns once the server has accepted it."""
+        self.stage(msg, to)
+        self.finish()
+
+    def stage(self, msg: EmailMessage, to: str) -> None:
         if not current_app.config["MAIL_SERVER"]:
-            _to_folder(msg)
+            self._staged = msg
             return
         reused = self._smtp is not None
         try:
             if self._smtp is None:
                 self._smtp = _connect()
-            self._smtp.send_message(msg)
+            self._open(msg, to)
         except smtplib.SMTPServerDisconnected:
             self.close()
             if not reused:
                 raise
             self._smtp = _connect()  # the server closed an idle connection: once more on a new one
-            self._smtp.send_message(msg)
+            try:
+                self._open(msg, to)
+            except BaseException:
+                self.close()
+                raise
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, msg: EmailMessage, to: str) -> None:
+        """MAIL, RCPT, DATA and the content, as ``smtplib.SMTP.sendmail`` sends them, without the final dot."""
+        smtp, sender = self._smtp, current_app.config["MAIL_SENDER"]
+        smtp.ehlo_or_helo_if_needed()
+        options = []
+        if not (sender + to).isascii():  # an internationalised address (written as UTF-8 in the To header)
+            if not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("the server does not accept internationalised addresses")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        data = wire_bytes(msg)
+        if smtp.does_esmtp and smtp.has_extn("size"):
+            options.append(f"size={len(data)}")
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self._in_data = True
+        smtp.send(data)
+
+    def finish(self) -> None:
+        """The end of the staged message: returns once the server has accepted it."""
+        if not current_app.config["MAIL_SERVER"]:
+            msg, self._staged = self._staged, None
+            if msg is not None:
+                _to_folder(msg)
+            return
+        try:
+            self._smtp.send(b".\r\n")
+            self._in_data = False
+            code, reply = self._smtp.getreply()
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
+        """Ends the connection; a message staged and not finished is dropped (the server never accepts it)."""
+        self._staged = None
         if self._smtp is not None:
             smtp, self._smtp = self._smtp, None
+            if self._in_data:  # a QUIT now would be read as part of the message: just hang up
+                self._in_data = False
+                smtp.close()
+                return
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):

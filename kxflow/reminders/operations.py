@@ -433,6 +433,8 @@ def press(user: User, application_id: int, comment: str | None = None) -> Remind
     db.session.add(reminder)
     db.session.flush()
     audit_trail.append(app, user, "press", from_state=app.state, at=now, comment=comment)
+    # the holder's notifications are written now, in this request's transaction: they are outbox rows, and
+    # their e-mail goes out with the dispatcher like every other (nothing is sent from the request)
     send_one(reminder.id)
     db.session.flush()
     return reminder
