@@ -157,12 +157,6 @@ class Mailer:
         self._staged: EmailMessage | None = None  # with no SMTP server: the message for the sink folder
         self._in_data = False  # the server is reading a message's content
 
-    def send(self, msg: EmailMessage, to: str) -> None:
-        """Hands the message to the SMTP server (envelope: the sender, ``to``), or writes it to the sink folder
-        when none is configured. Returns once the server has accepted it."""
-        self.stage(msg, to)
-        self.finish()
-
     def stage(self, msg: EmailMessage, to: str) -> None:
         if not current_app.config["MAIL_SERVER"]:
             self._staged = msg
