@@ -99,12 +99,12 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("KXFLOW_ENV", "testing")
-    from tests.dbutil import recreate_pg_database
+    from tests.dbutil import bench_database, recreate_pg_database
 
     tmp = Path(tempfile.mkdtemp(prefix="kxflow-steps-"))
     targets = {
         "sqlite": lambda: f"sqlite:///{tmp / 'steps.db'}",
-        "postgresql": lambda: recreate_pg_database("kxflow_bench_steps"),
+        "postgresql": lambda: recreate_pg_database(bench_database("bench_steps")),
     }
     for name, make_url in targets.items():
         if args.only and name != args.only:
