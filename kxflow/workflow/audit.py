@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kxflow.accounts.models import User
 from kxflow.core import clock
@@ -115,7 +116,24 @@ def append(
     row = AuditRecord(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
     db.session.add(row)
     db.session.flush()
+    db.session.info.setdefault(_TAILS, {})[app.id] = row
     return row
+
+
+_TAILS = "kxflow_audit_tails"
+
+
+def appended_last(application_id: int) -> AuditRecord | None:
+    """The row this transaction appended last to the application's trail, or None if it appended none. While the
+    transaction runs nobody else can append to that trail (``append`` takes the application's row lock first), so
+    this row is the trail's last: what a caller would otherwise read back with a query."""
+    return db.session.info.get(_TAILS, {}).get(application_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tails(session: Session, transaction: SessionTransaction) -> None:
+    """Committed or rolled back (a savepoint too), the rows appended are no longer known to be the last."""
+    session.info.pop(_TAILS, None)
 
 
 @dataclass(frozen=True)

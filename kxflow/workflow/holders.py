@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, delete, select, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -108,9 +108,15 @@ def in_unit(user: User, app: Application) -> bool:
 
 
 def current(app: Application) -> TaskHolder | None:
-    """The claim on the application at the stage it stands at now (a claim of an earlier stage is over)."""
-    row = db.session.get(TaskHolder, app.id)
+    """The claim on the application at the stage it stands at now (a claim of an earlier stage is over).
+
+    The holder and the delegate are read when asked for (usually from the session), not joined: most
+    applications are unclaimed, and the joined users only made this frequent query wide."""
+    row = db.session.get(TaskHolder, app.id, options=_UNJOINED)
     return row if row is not None and row.state == app.state else None
+
+
+_UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
 
 
 def running_deputies(user_ids: list[int], day: date | None = None) -> list[Deputy]:
@@ -166,7 +172,11 @@ def holder_name(user: User) -> str:
 
 def require_may_act(user: User, app: Application) -> None:
     """409 naming the holder when the application is claimed by someone else at this level."""
-    holder = current(app)
+    require_may_act_with(user, app, current(app))
+
+
+def require_may_act_with(user: User, app: Application, holder: TaskHolder | None) -> None:
+    """``require_may_act`` with the claim already read (``current(app)``, None: unclaimed)."""
     if holder is not None and not may_act(user, app, holder):
         raise Conflict(
             gettext(
@@ -178,9 +188,9 @@ def require_may_act(user: User, app: Application) -> None:
         )
 
 
-def on_behalf(user: User, app: Application) -> dict[str, object]:
-    """For the timeline: the deputy acts in their own name, "代 X 办理" (the holder they stand in for)."""
-    holder = current(app)
+def on_behalf(user: User, app: Application, holder: TaskHolder | None) -> dict[str, object]:
+    """For the timeline: the deputy acts in their own name, "代 X 办理" (the holder they stand in for). ``holder``:
+    the claim on the application (``current(app)``, None: unclaimed)."""
     if holder is None or holder.holder_id == user.id or not is_deputy_of(user, holder.holder_id):
         return {}
     return {"on_behalf_of": holder.holder_id, "on_behalf_name": holder_name(holder.holder)}
