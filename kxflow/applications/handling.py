@@ -228,7 +228,8 @@ def delegate(user: User, application_id: int, to_user_id: int | None, note: str 
         raise Conflict(gettext("%(name)s is already examining it; wait for their opinion.", name=_name(row.delegate)))
     row.delegate_id, row.delegated_at = target.id, clock.now()
     db.session.flush()
-    audit = _audit(app, user, "delegate", note, to=target.id, to_name=_name(target), **holders.on_behalf(user, app, row))
+    behalf = holders.on_behalf(user, app, row)
+    audit = _audit(app, user, "delegate", note, to=target.id, to_name=_name(target), **behalf)
     _tell([target.id], app, "delegated", audit, by=_name(user), note=note)
     return app
 
