@@ -286,7 +286,8 @@ def fire_trigger(
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
-    holder = holders.current(app)  # read once: the claim decides who may act and in whose name
+    claim = holders.claim_row(app)  # read once: the claim decides who may act, in whose name, and ends on a move
+    holder = holders.of_stage(claim, app)
     holders.require_may_act_with(user, app, holder)  # claimed by someone else at this level: 409 naming them
     if trigger == Trigger.RECALL:
         _require_untouched(app, user)
@@ -312,7 +313,7 @@ def fire_trigger(
         app.overdue_since = None  # the flag is the draft's; sent (or given up) it no longer applies
     app.state_changed_at = now
     app.updated_at = now
-    holders.clear_if_moved(app, from_state)
+    holders.clear_if_moved(app, from_state, claim)
     audit = audit_trail.append(
         app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot, row_locked=True
     )  # locked by get_application(for_update=True) above
@@ -345,7 +346,8 @@ def _recall_refusal(app: Application) -> str | None:
     sent to must have done nothing with it yet.
 
     Right after the move (the answer to a transition lists what may be done next), the move is the last row this
-    transaction appended to the trail: it is the arrival, and nothing can have been recorded after it."""
+    transaction appended to the trail: it is the arrival, and nothing can have been recorded after it — no act of
+    the next level, and no claim either (the move ended any claim, and a claim is recorded in the trail)."""
     tail = audit_trail.appended_last(app.id)
     just_arrived = tail is not None and tail.to_state == app.state and tail.from_state != tail.to_state
     if just_arrived:
@@ -364,10 +366,12 @@ def _recall_refusal(app: Application) -> str | None:
     sender_roles = TRIGGERS_BY_NAME[Trigger.RECALL].roles_from(app.state)
     if arrival_role is None or arrival_role not in sender_roles:
         return gettext("Only what you sent onward can be recalled; this came back from the level above.")
+    if just_arrived:
+        return None
     holder = holders.current(app)
     if holder is not None:  # the level it was sent to has taken it up
         return gettext("It can no longer be recalled: %(who)s has claimed it.", who=holders.holder_name(holder.holder))
-    acted = None if just_arrived else _next_level_act(app)
+    acted = _next_level_act(app)
     if acted is not None:
         return gettext(
             "It can no longer be recalled: %(who)s has already acted on it (%(date)s).",

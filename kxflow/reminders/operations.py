@@ -157,9 +157,13 @@ def stage_due(state: State) -> Callable[[Callable[[Application], datetime | None
 
 
 def _cancel_stmt(app: Application, kinds: tuple[str, ...]):
+    # on the table, not the class: the ORM's bulk UPDATE would also search the session for reminder objects to
+    # update in memory, on every transition, for several times the statement's own cost. A reminder object already
+    # loaded keeps its old cancelled_at in memory; what is written from it later (sent_at) leaves this one alone.
+    c = Reminder.__table__.c
     return (
-        update(Reminder)
-        .where(Reminder.application_id == app.id, Reminder.kind.in_(kinds), pending())
+        update(Reminder.__table__)
+        .where(c.application_id == app.id, c.kind.in_(kinds), pending(c))
         .values(cancelled_at=clock.now())
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import gettext
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, delete, select, true
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, select, true
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -107,13 +107,22 @@ def in_unit(user: User, app: Application) -> bool:
     return True
 
 
-def current(app: Application) -> TaskHolder | None:
-    """The claim on the application at the stage it stands at now (a claim of an earlier stage is over).
+def claim_row(app: Application) -> TaskHolder | None:
+    """The application's claim row, of whichever stage (one per application).
 
     The holder and the delegate are read when asked for (usually from the session), not joined: most
     applications are unclaimed, and the joined users only made this frequent query wide."""
-    row = db.session.get(TaskHolder, app.id, options=_UNJOINED)
+    return db.session.get(TaskHolder, app.id, options=_UNJOINED)
+
+
+def of_stage(row: TaskHolder | None, app: Application) -> TaskHolder | None:
+    """The claim row if it is a claim on the stage the application stands at now (one of an earlier stage is over)."""
     return row if row is not None and row.state == app.state else None
+
+
+def current(app: Application) -> TaskHolder | None:
+    """The claim on the application at the stage it stands at now (a claim of an earlier stage is over)."""
+    return of_stage(claim_row(app), app)
 
 
 _UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
@@ -196,10 +205,13 @@ def on_behalf(user: User, app: Application, holder: TaskHolder | None) -> dict[s
     return {"on_behalf_of": holder.holder_id, "on_behalf_name": holder_name(holder.holder)}
 
 
-def clear_if_moved(app: Application, from_state: str) -> None:
-    """The claim of a stage ends when the application leaves it."""
-    if app.state != from_state:
-        db.session.execute(delete(TaskHolder).where(TaskHolder.application_id == app.id))
+def clear_if_moved(app: Application, from_state: str, row: TaskHolder | None) -> None:
+    """The claim of a stage ends when the application leaves it. ``row``: its claim row as read in this transaction
+    (``claim_row``) with the application row locked, so none can have been added since: without one there is
+    nothing to delete and no statement. (A claim of an earlier stage left behind would be over anyway: ``of_stage``
+    ignores it and the next claim replaces it.)"""
+    if app.state != from_state and row is not None:
+        db.session.delete(row)
 
 
 def recipients(app: Application) -> list[int] | None:
