@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -63,16 +63,17 @@ def _add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
+# one row, two dates: the county's latest designation of a title it still holds, and its latest revocation
+_TITLE_DATES = select(
+    func.max(case((Application.state.in_(HOLDS_TITLE), Application.designated_at))),
+    func.max(case((Application.state == State.REVOKED, Application.revoked_at))),
+).where(Application.county_code == bindparam("county_code"))
+
+
 def eligibility_refusal(county: County, call: Call, now: datetime) -> str | None:
     """Why this county may not apply in this call, or None: a county holding the title may not apply while it
     does; one whose title was revoked waits the call's number of years."""
-    # one row, two dates: the latest designation of a title still held, the latest revocation
-    designated, revoked = db.session.execute(
-        select(
-            func.max(case((Application.state.in_(HOLDS_TITLE), Application.designated_at))),
-            func.max(case((Application.state == State.REVOKED, Application.revoked_at))),
-        ).where(Application.county_code == county.code)
-    ).one()
+    designated, revoked = db.session.execute(_TITLE_DATES, {"county_code": county.code}).one()
     if designated is not None:
         return gettext(
             "%(county)s holds the title of national S&T progress demonstration county (designated %(date)s) and "

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -156,20 +156,25 @@ def stage_due(state: State) -> Callable[[Callable[[Application], datetime | None
     return register
 
 
-def _cancel_stmt(app: Application, kinds: tuple[str, ...]):
-    # on the table, not the class: the ORM's bulk UPDATE would also search the session for reminder objects to
-    # update in memory, on every transition, for several times the statement's own cost. A reminder object already
-    # loaded keeps its old cancelled_at in memory; what is written from it later (sent_at) leaves this one alone.
-    c = Reminder.__table__.c
-    return (
-        update(Reminder.__table__)
-        .where(c.application_id == app.id, c.kind.in_(kinds), pending(c))
-        .values(cancelled_at=clock.now())
+# on the table, not the class: the ORM's bulk UPDATE would also search the session for reminder objects to update
+# in memory, on every transition, for several times the statement's own cost. A reminder object already loaded keeps
+# its old cancelled_at in memory; what is written from it later (sent_at) leaves this one alone. Built once: only
+# the values change.
+_REMINDERS = Reminder.__table__
+_CANCEL = (
+    update(_REMINDERS)
+    .where(
+        _REMINDERS.c.application_id == bindparam("of_application"),
+        _REMINDERS.c.kind.in_(bindparam("of_kinds", expanding=True)),
+        pending(_REMINDERS.c),
     )
+    .values(cancelled_at=bindparam("cancelled_now"))
+)
+_INSERT = insert(_REMINDERS)
 
 
 def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
-    db.session.execute(_cancel_stmt(app, kinds))
+    db.session.execute(_CANCEL, {"of_application": app.id, "of_kinds": list(kinds), "cancelled_now": clock.now()})
 
 
 def _plan(
@@ -227,7 +232,7 @@ def _plan(
     if rows:
         # on the table, in one executemany: the ORM's bulk INSERT would split the rows by which values are None
         # (a round trip each) and compile anew
-        db.session.execute(insert(Reminder.__table__), rows)
+        db.session.execute(_INSERT, rows)
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:

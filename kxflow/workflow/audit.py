@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from kxflow.accounts.models import User
@@ -69,18 +69,29 @@ def _fields(row: AuditRecord) -> dict[str, Any]:
     }
 
 
+_LOCK_ROW = select(Application.id).where(Application.id == bindparam("application_id")).with_for_update()
+_LAST_HASH = (
+    select(AuditRecord.row_hash)
+    .where(AuditRecord.application_id == bindparam("application_id"))
+    .order_by(AuditRecord.id.desc())
+    .limit(1)
+)
+
+
 def _head(application_id: int | None, locked: bool = False) -> str:
     """The hash of the trail's last row (the application row is locked first on PostgreSQL, so appends queue;
     ``locked``: the caller already holds that lock in this transaction)."""
-    if is_postgres() and application_id is not None and not locked:
-        db.session.execute(select(Application.id).where(Application.id == application_id).with_for_update())
-    last = db.session.scalar(
-        select(AuditRecord.row_hash)
-        .where(AuditRecord.application_id == application_id)
-        .order_by(AuditRecord.id.desc())
-        .limit(1)
-    )
-    return last or GENESIS
+    if application_id is None:
+        last = db.session.scalar(
+            select(AuditRecord.row_hash)
+            .where(AuditRecord.application_id.is_(None))
+            .order_by(AuditRecord.id.desc())
+            .limit(1)
+        )
+        return last or GENESIS
+    if is_postgres() and not locked:
+        db.session.execute(_LOCK_ROW, {"application_id": application_id})
+    return db.session.scalar(_LAST_HASH, {"application_id": application_id}) or GENESIS
 
 
 def append(
