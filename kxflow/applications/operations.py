@@ -315,10 +315,11 @@ def fire_trigger(
     app.state_changed_at = now
     app.updated_at = now
     holders.clear_if_moved(app, from_state, claim)
-    audit = audit_trail.append(
-        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot, row_locked=True
-    )  # locked by get_application(for_update=True) above
-    db.session.flush()  # the version check happens here: a concurrent winner makes this fail
+    # the row was locked by get_application(for_update=True) above; the version check happens here, with the
+    # audit row: a concurrent winner makes both fail
+    audit = audit_trail.record_move(
+        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot
+    )
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")
     return app
