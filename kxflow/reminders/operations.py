@@ -15,7 +15,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import Executable, and_, bindparam, insert, or_, select, update
+from sqlalchemy import JSON, Integer, String, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -25,6 +26,7 @@ from kxflow.core.db import db, is_postgres
 from kxflow.core.errors import Conflict, Forbidden
 from kxflow.core.fields import CHINA
 from kxflow.core.locks import exclusive
+from kxflow.core.types import UTCDateTime
 from kxflow.notifications.operations import in_scope, notify_users
 from kxflow.reminders.models import REMINDER_KINDS, Reminder, pending
 from kxflow.workdays.calendar import add_workdays, on_workday_after, subtract_workdays
@@ -225,13 +227,22 @@ def _plan(
             add("rectification_due", subtract_workdays(app.rectification_due, days), days)
         add("rectification_passed", on_workday_after(app.rectification_due), 0)
     if cancel and rows and is_postgres():
-        # one round trip: the cancelling UPDATE as a CTE of the multi-row INSERT (both see the rows as they were
-        # before the statement, so the new rows are not cancelled). The statement is built once per number of rows
-        # (a first try built it on every call and SQLAlchemy compiled it every time, slower than two statements).
-        params = {"of_application": app.id, "of_kinds": list(cancel), "cancelled_now": now}
-        for i, row in enumerate(rows):
-            params.update({f"r{i}_{column}": value for column, value in row.items()})
-        db.session.execute(_cancel_and_insert(len(rows)), params)
+        # one round trip: the cancelling UPDATE as a CTE of the INSERT (both see the rows as they were before the
+        # statement, so the new rows are not cancelled). The rows go as arrays, unnested, so the statement is the
+        # same whatever their number and SQLAlchemy compiles it once (a multi-row VALUES is compiled on every call,
+        # which cost more than the round trip saved).
+        db.session.execute(
+            _CANCEL_AND_INSERT,
+            {
+                "of_application": app.id,
+                "of_kinds": list(cancel),
+                "cancelled_now": now,
+                "new_application": app.id,
+                "new_state": app.state,
+                "new_created_at": now,
+                **{f"new_{column}": [row[column] for row in rows] for column in _PER_ROW},
+            },
+        )
         return
     if cancel:
         _cancel_pending(app, cancel)
@@ -241,30 +252,31 @@ def _plan(
         db.session.execute(_INSERT, rows)
 
 
-_PLANNED = (
-    "application_id",
-    "kind",
-    "state",
-    "offset_days",
-    "due_at",
-    "dedupe_key",
-    "params",
-    "created_at",
-    "attempts",
+_PER_ROW = ("kind", "offset_days", "due_at", "dedupe_key")
+_NEW_ROWS = func.unnest(
+    bindparam("new_kind", type_=ARRAY(String)),
+    bindparam("new_offset_days", type_=ARRAY(Integer)),
+    bindparam("new_due_at", type_=ARRAY(UTCDateTime)),
+    bindparam("new_dedupe_key", type_=ARRAY(String)),
+).table_valued(*_PER_ROW).render_derived()
+_CANCEL_AND_INSERT = (
+    insert(_REMINDERS)
+    .from_select(
+        ["application_id", "kind", "state", "offset_days", "due_at", "dedupe_key", "params", "created_at", "attempts"],
+        select(
+            bindparam("new_application", type_=Integer),
+            _NEW_ROWS.c.kind,
+            bindparam("new_state", type_=String),
+            _NEW_ROWS.c.offset_days,
+            _NEW_ROWS.c.due_at,
+            _NEW_ROWS.c.dedupe_key,
+            literal({}, JSON),
+            bindparam("new_created_at", type_=UTCDateTime),
+            literal(0, Integer),
+        ).select_from(_NEW_ROWS),
+    )
+    .add_cte(_CANCEL.returning(_REMINDERS.c.id).cte("cancelled"))
 )
-_CANCEL_AND_INSERT: dict[int, Executable] = {}
-
-
-def _cancel_and_insert(n: int) -> Executable:
-    """PostgreSQL: ``_CANCEL`` and the INSERT of ``n`` reminder rows (values ``r<i>_<column>``) in one statement."""
-    if n not in _CANCEL_AND_INSERT:
-        cancelled = _CANCEL.returning(_REMINDERS.c.id).cte("cancelled")
-        rows = [
-            {column: bindparam(f"r{i}_{column}", type_=_REMINDERS.c[column].type) for column in _PLANNED}
-            for i in range(n)
-        ]
-        _CANCEL_AND_INSERT[n] = insert(_REMINDERS).values(rows).add_cte(cancelled)
-    return _CANCEL_AND_INSERT[n]
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:

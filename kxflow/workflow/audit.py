@@ -178,6 +178,11 @@ def _record_move(
     for key, value in changes.items():
         set_committed_value(app, key, value)
     set_committed_value(app, "version", version + 1)
+    state = inspect(app)
+    if not any(state.attrs[rel.key].history.has_changes() for rel in state.mapper.relationships):
+        # nothing of it is left to write: off the session's list of modified objects, as after a flush (otherwise
+        # every later flush of the request walks the ORM's unit of work to find nothing to do)
+        state._commit_all(state.dict, session.identity_map)
     row = AuditRecord(id=new_id, **values)
     make_transient_to_detached(row)  # written above: the session holds it as loaded, with nothing to flush
     session.add(row)
