@@ -253,12 +253,16 @@ def _plan(
 
 
 _PER_ROW = ("kind", "offset_days", "due_at", "dedupe_key")
-_NEW_ROWS = func.unnest(
-    bindparam("new_kind", type_=ARRAY(String)),
-    bindparam("new_offset_days", type_=ARRAY(Integer)),
-    bindparam("new_due_at", type_=ARRAY(UTCDateTime)),
-    bindparam("new_dedupe_key", type_=ARRAY(String)),
-).table_valued(*_PER_ROW).render_derived()
+_NEW_ROWS = (
+    func.unnest(
+        bindparam("new_kind", type_=ARRAY(String)),
+        bindparam("new_offset_days", type_=ARRAY(Integer)),
+        bindparam("new_due_at", type_=ARRAY(UTCDateTime)),
+        bindparam("new_dedupe_key", type_=ARRAY(String)),
+    )
+    .table_valued(*_PER_ROW)
+    .render_derived()
+)
 _CANCEL_AND_INSERT = (
     insert(_REMINDERS)
     .from_select(
