@@ -10,6 +10,12 @@ from sqlalchemy import create_engine, text
 PG_ADMIN_URL = os.environ.get("KXFLOW_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def bench_database(name: str) -> str:
+    """A bench's database: ``kxflow_<name>``, or ``<KXFLOW_TEST_PG_DB>_<name>`` when a checkout names its own, so
+    two checkouts can bench at once without dropping each other's database."""
+    return f"{os.environ.get('KXFLOW_TEST_PG_DB', 'kxflow')}_{name}"
+
+
 def pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 

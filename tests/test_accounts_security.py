@@ -13,8 +13,10 @@ from sqlalchemy import select, text
 from kxflow import create_app
 from kxflow.accounts import passwords
 from kxflow.accounts.models import User
+from kxflow.accounts.operations import change_own_password, end_sessions_of
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.workflow.models import Application
 from tests.factories import PASSWORD
 from tests.web_support import Browser, csrf_token
 from tests.workers_support import REDIS_TEST_DB
@@ -263,3 +265,51 @@ def test_logout_clears_the_browser(world, app):
     r = web.post_form("/logout", {}, page="/tasks")
     assert r.status_code == 302 and r.headers["Clear-Site-Data"] == '"cache", "storage"'
     assert ("logout", world.ids["zj_staff"], "zj_staff", None) in events(app)
+
+
+def _ended_by_password_change(app, uid: int) -> None:
+    with app.app_context():
+        user = db.session.get(User, uid)
+        change_own_password(user, PASSWORD, "新的密码-换过了-2026", "新的密码-换过了-2026", keep_sid=None)
+        db.session.commit()
+
+
+def _ended_by_admin(app, uid: int) -> None:
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        end_sessions_of(admin, uid)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("how", ["revoked", "deactivated", "password_changed", "sessions_ended"])
+def test_a_token_ended_in_one_app_instance_is_refused_at_once_by_another(world, app, database, how):
+    """Two app instances on one database, as two gunicorn workers: the second has just served the token, for a
+    read and for a write; the token ends through the first (revoked, the user deactivated, the password changed,
+    the administrator's "end all sessions"); the second's very next request with it is refused, read or write."""
+    settings = {
+        key: app.config[key]
+        for key in ("SQLALCHEMY_DATABASE_URI", "UPLOAD_FOLDER", "TOKEN_RATE_LIMIT", "PASSWORD_HASH_METHOD")
+    }
+    second = create_app(settings).test_client()
+    app_id = world.new_application()
+    headers, uid = world.headers("zj_staff"), world.ids["zj_staff"]
+    path = f"/api/v1/applications/{app_id}"
+    assert second.get(path, headers=headers).status_code == 200
+    assert second.patch(path, json={"contact_name": "张三"}, headers=headers).status_code == 200
+
+    if how == "revoked":
+        assert world.client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
+    elif how == "deactivated":
+        admin = Browser(app, "admin")
+        admin.post_form(f"/admin/users/{uid}", {"display_name": "王", "role": "county_staff", "county_code": "330523"})
+    elif how == "password_changed":
+        _ended_by_password_change(app, uid)
+    else:
+        _ended_by_admin(app, uid)
+
+    assert second.get(path, headers=headers).status_code == 401
+    assert second.patch(path, json={"contact_name": "李四"}, headers=headers).status_code == 401
+    assert second.post(f"{path}/transitions", json={"trigger": "submit"}, headers=headers).status_code == 401
+    with app.app_context():
+        kept = db.session.scalar(select(Application).where(Application.id == app_id))
+        assert (kept.contact_name, kept.state) == ("张三", "draft")

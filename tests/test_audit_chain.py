@@ -11,6 +11,8 @@ from kxflow import create_app
 from kxflow.core.db import db
 from kxflow.indicators.models import load_packaged_sets
 from kxflow.regions.loader import load_regions
+from kxflow.workflow import holders
+from kxflow.workflow.models import AuditRecord
 from tests.conftest import BACKEND, PG_DB
 from tests.dbutil import recreate_pg_database
 from tests.factories import build_world
@@ -81,6 +83,30 @@ def test_two_rows_cannot_claim_the_same_predecessor(world, app):
             )
             db.session.flush()
         db.session.rollback()
+
+
+def test_a_lost_version_check_writes_neither_the_move_nor_its_audit_row(world, app, monkeypatch):
+    """Someone else's write lands between reading the application and writing the move (here: its version moved
+    on, in the same transaction): the move and its audit row, one statement on PostgreSQL, are refused together —
+    409, the application as it was, no row in its trail, the chain intact."""
+    app_id = world.new_application()
+    before = world.db_count(AuditRecord, AuditRecord.application_id == app_id)
+    clear = holders.clear_if_moved
+
+    def someone_else_wrote(application, from_state, row):
+        db.session.execute(text("UPDATE applications SET version = version + 1 WHERE id = :id"), {"id": application.id})
+        clear(application, from_state, row)
+
+    monkeypatch.setattr(holders, "clear_if_moved", someone_else_wrote)
+    r = world.api("post", f"/api/v1/applications/{app_id}/transitions", "zj_staff", json={"trigger": "submit"})
+    assert r.status_code == 409 and r.json["code"] == "conflict", r.json
+    assert world.db_application(app_id).state == "draft"
+    assert world.db_count(AuditRecord, AuditRecord.application_id == app_id) == before
+    monkeypatch.setattr(holders, "clear_if_moved", clear)
+    r = world.api("post", f"/api/v1/applications/{app_id}/transitions", "zj_staff", json={"trigger": "submit"})
+    assert r.status_code == 200 and r.json["state"] == "county_review", r.json
+    r = app.test_cli_runner().invoke(args=["kxflow", "verify-audit"])
+    assert r.exit_code == 0 and "audit trail intact" in r.output, r.output
 
 
 @pytest.mark.pg_only

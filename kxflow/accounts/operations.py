@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from kxflow.accounts import mfa, passwords, sessions
 from kxflow.accounts.models import ApiToken, User
@@ -22,6 +22,7 @@ from kxflow.core.fields import CHINA
 from kxflow.core.inputs import page_arg
 from kxflow.core.paging import Page, paginate
 from kxflow.core.security_log import EVENTS, SecurityEvent, record
+from kxflow.core.uow import request_commits
 from kxflow.regions.models import County, Province
 
 
@@ -276,26 +277,44 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return raw, row
 
 
+# built once: only the values change from one request to the next (building the statement cost more than running it)
+_TOKEN_USER = (
+    select(User, ApiToken.id, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+        User.active.is_(True),
+    )
+)
+
+_TOUCH = (
+    update(ApiToken.__table__)
+    .where(ApiToken.__table__.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("used_at"))
+)
+
+
 def user_for_token(raw: str) -> User:
     """The active user behind a live (unexpired, unrevoked) token, or 401. Its last use is noted at most once a
-    minute, in a transaction of its own (我的会话 shows it)."""
-    row = db.session.execute(
-        select(User, ApiToken.id, ApiToken.last_used_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == _hash(raw),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > clock.now(),
-            User.active.is_(True),
-        )
-    ).first()
+    minute (我的会话 shows it): with the request's own writes in a write request, otherwise in a transaction of its own.
+
+    Read from the database on every request, on purpose: a revoked token, an ended session, a changed password or
+    a deactivated user is refused at once by every worker (no process keeps a token it has seen)."""
+    now = clock.now()
+    row = db.session.execute(_TOKEN_USER, {"token_hash": _hash(raw), "now": now}).first()
     if row is None:
         raise Unauthorized()
     user, token_id, last_used = row
-    now = clock.now()
     if last_used is None or now - last_used >= sessions.TOUCH_EVERY:
-        with side_transaction(durable=False) as conn:
-            conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        if request_commits():
+            # a write request commits anyway: the last use goes with it, not in a transaction (and connection) of its
+            # own; if the request fails, the next one notes the use
+            db.session.execute(_TOUCH, {"token_id": token_id, "used_at": now})
+        else:
+            with side_transaction(durable=False) as conn:
+                conn.execute(_TOUCH, {"token_id": token_id, "used_at": now})
     return user
 
 

@@ -196,7 +196,7 @@ def transfer(user: User, application_id: int, to_user_id: int | None, reason: st
     _may_hand_on(user, app, row)
     if row is not None and row.holder_id == target.id:
         raise Invalid(fields={"to_user_id": [gettext("%(name)s already holds it.", name=_name(target))]})
-    behalf = holders.on_behalf(user, app)
+    behalf = holders.on_behalf(user, app, row)
     now = clock.now()
     if row is None:
         _take(app, target.id)
@@ -224,7 +224,8 @@ def delegate(user: User, application_id: int, to_user_id: int | None, note: str 
         raise Conflict(gettext("%(name)s is already examining it; wait for their opinion.", name=_name(row.delegate)))
     row.delegate_id, row.delegated_at = target.id, clock.now()
     db.session.flush()
-    audit = _audit(app, user, "delegate", note, to=target.id, to_name=_name(target), **holders.on_behalf(user, app))
+    behalf = holders.on_behalf(user, app, row)
+    audit = _audit(app, user, "delegate", note, to=target.id, to_name=_name(target), **behalf)
     _tell([target.id], app, "delegated", audit, by=_name(user), note=note)
     return app
 

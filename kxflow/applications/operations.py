@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -63,27 +63,24 @@ def _add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
+# one row, two dates: the county's latest designation of a title it still holds, and its latest revocation
+_TITLE_DATES = select(
+    func.max(case((Application.state.in_(HOLDS_TITLE), Application.designated_at))),
+    func.max(case((Application.state == State.REVOKED, Application.revoked_at))),
+).where(Application.county_code == bindparam("county_code"))
+
+
 def eligibility_refusal(county: County, call: Call, now: datetime) -> str | None:
     """Why this county may not apply in this call, or None: a county holding the title may not apply while it
     does; one whose title was revoked waits the call's number of years."""
-    holder = db.session.scalar(
-        select(Application)
-        .where(Application.county_code == county.code, Application.state.in_(HOLDS_TITLE))
-        .order_by(Application.designated_at.desc())
-        .limit(1)
-    )
-    if holder is not None:
+    designated, revoked = db.session.execute(_TITLE_DATES, {"county_code": county.code}).one()
+    if designated is not None:
         return gettext(
             "%(county)s holds the title of national S&T progress demonstration county (designated %(date)s) and "
             "may not apply again while it does.",
             county=county.name,
-            date=fmt_date(holder.designated_at.astimezone(CHINA).date()),
+            date=fmt_date(clock.as_utc(designated).astimezone(CHINA).date()),
         )
-    revoked = db.session.scalar(
-        select(func.max(Application.revoked_at)).where(
-            Application.county_code == county.code, Application.state == State.REVOKED
-        )
-    )
     if revoked is not None and call.revoked_wait_years:
         again = _add_years(revoked, call.revoked_wait_years)
         if again > now:
@@ -290,7 +287,9 @@ def fire_trigger(
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
-    holders.require_may_act(user, app)  # claimed by someone else at this level: 409 naming them
+    claim = holders.claim_row(app)  # read once: the claim decides who may act, in whose name, and ends on a move
+    holder = holders.of_stage(claim, app)
+    holders.require_may_act_with(user, app, holder)  # claimed by someone else at this level: 409 naming them
     if trigger == Trigger.RECALL:
         _require_untouched(app, user)
     limits.require_length("comment", comment, limits.COMMENT)
@@ -304,7 +303,7 @@ def fire_trigger(
         raise Invalid(fields={"deadline": [gettext("A future deadline, for a failed re-check only.")]})
 
     from_state = app.state
-    snapshot = {**_snapshot(app, ctx), **holders.on_behalf(user, app)}
+    snapshot = {**_snapshot(app, ctx), **holders.on_behalf(user, app, holder)}
     if not MACHINE.events[trigger].trigger(app, ctx=ctx):  # pragma: no cover - guards were checked above
         raise GuardFailed(reasons=ctx.all_reasons(spec.guards))
     if spec.bumps_revision:
@@ -315,11 +314,12 @@ def fire_trigger(
         app.overdue_since = None  # the flag is the draft's; sent (or given up) it no longer applies
     app.state_changed_at = now
     app.updated_at = now
-    holders.clear_if_moved(app, from_state)
-    audit = audit_trail.append(
-        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot, row_locked=True
-    )  # locked by get_application(for_update=True) above
-    db.session.flush()  # the version check happens here: a concurrent winner makes this fail
+    holders.clear_if_moved(app, from_state, claim)
+    # the row was locked by get_application(for_update=True) above; the version check happens here, with the
+    # audit row: a concurrent winner makes both fail
+    audit = audit_trail.record_move(
+        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot
+    )
     notify_transition(app, audit)
     plan_for_stage(app, f"a{audit.id}")
     return app
@@ -345,20 +345,31 @@ def _next_level_act(app: Application) -> AuditRecord | None:
 
 def _recall_refusal(app: Application) -> str | None:
     """Why the sender may not take it back (撤回), or None: it must have come from them, and the level it was
-    sent to must have done nothing with it yet."""
-    arrival = db.session.scalar(
-        select(AuditRecord)
-        .where(
-            AuditRecord.application_id == app.id,
-            AuditRecord.to_state == app.state,
-            AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
+    sent to must have done nothing with it yet.
+
+    Right after the move (the answer to a transition lists what may be done next), the move is the last row this
+    transaction appended to the trail: it is the arrival, and nothing can have been recorded after it — no act of
+    the next level, and no claim either (the move ended any claim, and a claim is recorded in the trail)."""
+    tail = audit_trail.appended_last(app.id)
+    just_arrived = tail is not None and tail.to_state == app.state and tail.from_state != tail.to_state
+    if just_arrived:
+        arrival_role = tail.actor_role
+    else:
+        arrival_role = db.session.scalar(
+            select(AuditRecord.actor_role)
+            .where(
+                AuditRecord.application_id == app.id,
+                AuditRecord.to_state == app.state,
+                AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
+            )
+            .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
+            .limit(1)
         )
-        .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
-        .limit(1)
-    )
     sender_roles = TRIGGERS_BY_NAME[Trigger.RECALL].roles_from(app.state)
-    if arrival is None or arrival.actor_role not in sender_roles:
+    if arrival_role is None or arrival_role not in sender_roles:
         return gettext("Only what you sent onward can be recalled; this came back from the level above.")
+    if just_arrived:
+        return None
     holder = holders.current(app)
     if holder is not None:  # the level it was sent to has taken it up
         return gettext("It can no longer be recalled: %(who)s has claimed it.", who=holders.holder_name(holder.holder))

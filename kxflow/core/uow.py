@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -72,6 +72,12 @@ def _conflicts_as_409(undo: Callable[[], None]) -> Iterator[None]:
     except BaseException:
         undo()
         raise
+
+
+def request_commits() -> bool:
+    """True inside a request whose view the unit of work wraps (a write method): what is written now commits with
+    the view's writes, or is rolled back with them."""
+    return has_request_context() and request.method in WRITE_METHODS
 
 
 def _in_unit_of_work() -> bool:

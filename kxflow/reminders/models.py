@@ -7,6 +7,7 @@ A reminder whose sending raises is tried again later (``next_attempt_at``, backi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,6 +81,7 @@ class Reminder(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-def pending() -> ColumnElement[bool]:
-    """Neither sent, nor cancelled, nor given up: still to go out."""
-    return and_(Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None), Reminder.failed_at.is_(None))
+def pending(of: Any = Reminder) -> ColumnElement[bool]:
+    """Neither sent, nor cancelled, nor given up: still to go out. ``of``: the mapped class, or the table's columns
+    (``Reminder.__table__.c``) for a statement that leaves the ORM out."""
+    return and_(of.sent_at.is_(None), of.cancelled_at.is_(None), of.failed_at.is_(None))

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, event, insert, inspect, select, update
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from kxflow.accounts.models import User
 from kxflow.core import clock
@@ -50,36 +53,47 @@ def row_hash(fields: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_ROW_CONTENT = (
+    "application_id",
+    "trigger",
+    "from_state",
+    "to_state",
+    "actor_id",
+    "actor_role",
+    "comment",
+    "revision_round",
+    "snapshot",
+    "at",
+)
+
+
 def _fields(row: AuditRecord) -> dict[str, Any]:
-    return {
-        c: getattr(row, c)
-        for c in (
-            "application_id",
-            "trigger",
-            "from_state",
-            "to_state",
-            "actor_id",
-            "actor_role",
-            "comment",
-            "revision_round",
-            "snapshot",
-            "at",
-        )
-    }
+    return {c: getattr(row, c) for c in _ROW_CONTENT}
+
+
+_LOCK_ROW = select(Application.id).where(Application.id == bindparam("application_id")).with_for_update()
+_LAST_HASH = (
+    select(AuditRecord.row_hash)
+    .where(AuditRecord.application_id == bindparam("application_id"))
+    .order_by(AuditRecord.id.desc())
+    .limit(1)
+)
 
 
 def _head(application_id: int | None, locked: bool = False) -> str:
     """The hash of the trail's last row (the application row is locked first on PostgreSQL, so appends queue;
     ``locked``: the caller already holds that lock in this transaction)."""
-    if is_postgres() and application_id is not None and not locked:
-        db.session.execute(select(Application.id).where(Application.id == application_id).with_for_update())
-    last = db.session.scalar(
-        select(AuditRecord.row_hash)
-        .where(AuditRecord.application_id == application_id)
-        .order_by(AuditRecord.id.desc())
-        .limit(1)
-    )
-    return last or GENESIS
+    if application_id is None:
+        last = db.session.scalar(
+            select(AuditRecord.row_hash)
+            .where(AuditRecord.application_id.is_(None))
+            .order_by(AuditRecord.id.desc())
+            .limit(1)
+        )
+        return last or GENESIS
+    if is_postgres() and not locked:
+        db.session.execute(_LOCK_ROW, {"application_id": application_id})
+    return db.session.scalar(_LAST_HASH, {"application_id": application_id}) or GENESIS
 
 
 def append(
@@ -98,7 +112,120 @@ def append(
     ``row_locked``: the caller locked the application row (``SELECT … FOR UPDATE``) in this transaction, so the
     chain's head is read without locking it again."""
     db.session.flush()  # rows appended earlier in this transaction are part of the chain
-    fields = {
+    fields = _row_fields(app, actor, event, from_state, at, comment, snapshot)
+    prev = _head(app.id, locked=row_locked)
+    row = AuditRecord(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
+    db.session.add(row)
+    db.session.flush()
+    db.session.info.setdefault(_TAILS, {})[app.id] = row
+    return row
+
+
+def record_move(
+    app: Application,
+    actor: User,
+    trigger: str,
+    *,
+    from_state: str,
+    at: datetime,
+    comment: str | None = None,
+    snapshot: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """A transition, written: the application's changed columns (its version checked and moved on) and its row of
+    the trail, hash-chained like every other. The caller holds the application's row lock (``SELECT … FOR
+    UPDATE``), so the chain's head cannot move under it. On PostgreSQL the UPDATE and the INSERT are one statement
+    (the INSERT takes its row from the UPDATE's, so a lost version check inserts nothing); elsewhere two.
+
+    A version check that fails raises ``StaleDataError``, as the ORM's own flush would: the request answers 409 and
+    nothing is written. The application object is left as if flushed (its new version included)."""
+    session = db.session
+    with session.no_autoflush:  # the application's changes go out below, with the audit row, not in a flush
+        return _record_move(session, app, actor, trigger, from_state, at, comment, snapshot)
+
+
+def _record_move(
+    session: Session,
+    app: Application,
+    actor: User,
+    trigger: str,
+    from_state: str,
+    at: datetime,
+    comment: str | None,
+    snapshot: dict[str, Any] | None,
+) -> AuditRecord:
+    prev = _head(app.id, locked=True)
+    fields = _row_fields(app, actor, trigger, from_state, at, comment, snapshot)
+    values = {**fields, "prev_hash": prev, "row_hash": row_hash(fields, prev)}
+    changes = _unflushed_columns(app)
+    version = app.version
+    params = {
+        "move_id": app.id,
+        "move_version": version,
+        "set_version": version + 1,
+        **{f"set_{name}": value for name, value in changes.items()},
+        **{f"row_{name}": value for name, value in values.items()},
+    }
+    postgres = is_postgres()
+    move = _move_statement(tuple(changes), postgres)
+    if postgres:
+        new_id = session.execute(move, params).scalar()
+    else:
+        new_id = None
+        if session.execute(move, params).rowcount == 1:
+            new_id = session.execute(_INSERT_AUDIT, values).inserted_primary_key[0]
+    if new_id is None:
+        raise StaleDataError(f"application {app.id}: version {version} was changed by someone else")
+    for key, value in changes.items():
+        set_committed_value(app, key, value)
+    set_committed_value(app, "version", version + 1)
+    state = inspect(app)
+    if not any(state.attrs[rel.key].history.has_changes() for rel in state.mapper.relationships):
+        # nothing of it is left to write: off the session's list of modified objects, as after a flush (otherwise
+        # every later flush of the request walks the ORM's unit of work to find nothing to do)
+        state._commit_all(state.dict, session.identity_map)
+    row = AuditRecord(id=new_id, **values)
+    make_transient_to_detached(row)  # written above: the session holds it as loaded, with nothing to flush
+    session.add(row)
+    session.info.setdefault(_TAILS, {})[app.id] = row
+    return row
+
+
+_APPLICATIONS = Application.__table__
+_AUDIT = AuditRecord.__table__
+_INSERT_AUDIT = insert(_AUDIT)
+_AUDIT_COLUMNS = (*_ROW_CONTENT, "prev_hash", "row_hash")
+_MOVES: dict[tuple[tuple[str, ...], bool], Executable] = {}
+
+
+def _move_statement(columns: tuple[str, ...], postgres: bool) -> Executable:
+    """The version-checked UPDATE of these application columns (and, on PostgreSQL, the audit row's INSERT fed by
+    it), built once per set of columns: a few per trigger. Values are bound: ``move_id``, ``move_version``,
+    ``set_<column>``, ``row_<audit column>``."""
+    key = (columns, postgres)
+    if key not in _MOVES:
+        move = (
+            update(_APPLICATIONS)
+            .where(_APPLICATIONS.c.id == bindparam("move_id"), _APPLICATIONS.c.version == bindparam("move_version"))
+            .values({**{name: bindparam(f"set_{name}") for name in columns}, "version": bindparam("set_version")})
+        )
+        if postgres:
+            moved = move.returning(_APPLICATIONS.c.id).cte("moved")
+            row = select(*(bindparam(f"row_{c}", type_=_AUDIT.c[c].type) for c in _AUDIT_COLUMNS)).select_from(moved)
+            move = insert(_AUDIT).from_select(list(_AUDIT_COLUMNS), row).returning(_AUDIT.c.id).add_cte(moved)
+        _MOVES[key] = move
+    return _MOVES[key]
+
+
+def _row_fields(
+    app: Application,
+    actor: User,
+    event: str,
+    from_state: str,
+    at: datetime,
+    comment: str | None,
+    snapshot: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
         "application_id": app.id,
         "trigger": event,
         "from_state": from_state,
@@ -111,11 +238,33 @@ def append(
         "snapshot": json.loads(json.dumps(snapshot or {}, default=str)),
         "at": at,
     }
-    prev = _head(app.id, locked=row_locked)
-    row = AuditRecord(**fields, prev_hash=prev, row_hash=row_hash(fields, prev))
-    db.session.add(row)
-    db.session.flush()
-    return row
+
+
+def _unflushed_columns(app: Application) -> dict[str, Any]:
+    """The application's columns set since it was loaded or last written, by column name."""
+    state = inspect(app)
+    changes = {}
+    for prop in state.mapper.column_attrs:
+        added = state.attrs[prop.key].history.added
+        if added and prop.key != "version":
+            changes[prop.columns[0].name] = added[0]
+    return changes
+
+
+_TAILS = "kxflow_audit_tails"
+
+
+def appended_last(application_id: int) -> AuditRecord | None:
+    """The row this transaction appended last to the application's trail, or None if it appended none. While the
+    transaction runs nobody else can append to that trail (``append`` takes the application's row lock first), so
+    this row is the trail's last: what a caller would otherwise read back with a query."""
+    return db.session.info.get(_TAILS, {}).get(application_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tails(session: Session, transaction: SessionTransaction) -> None:
+    """Committed or rolled back (a savepoint too), the rows appended are no longer known to be the last."""
+    session.info.pop(_TAILS, None)
 
 
 @dataclass(frozen=True)

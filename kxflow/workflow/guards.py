@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kxflow.accounts.models import User
 from kxflow.core.db import db
@@ -74,9 +74,11 @@ class GuardContext:
     @cached_property
     def attachments(self) -> list[tuple[int, str]]:
         """(id, kind) of the application's current attachments, read once per transition."""
-        rows = db.session.execute(
-            select(Attachment.id, Attachment.kind).where(
-                Attachment.application_id == self.application.id, Attachment.superseded_at.is_(None)
-            )
-        )
+        rows = db.session.execute(_CURRENT_ATTACHMENTS, {"application_id": self.application.id})
         return [(r.id, r.kind) for r in rows]
+
+
+# built once: only the value changes
+_CURRENT_ATTACHMENTS = select(Attachment.id, Attachment.kind).where(
+    Attachment.application_id == bindparam("application_id"), Attachment.superseded_at.is_(None)
+)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import gettext
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, case, delete, or_, select, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, case, or_, select, true
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -107,10 +107,25 @@ def in_unit(user: User, app: Application) -> bool:
     return True
 
 
+def claim_row(app: Application) -> TaskHolder | None:
+    """The application's claim row, of whichever stage (one per application).
+
+    The holder and the delegate are read when asked for (usually from the session), not joined: most
+    applications are unclaimed, and the joined users only made this frequent query wide."""
+    return db.session.get(TaskHolder, app.id, options=_UNJOINED)
+
+
+def of_stage(row: TaskHolder | None, app: Application) -> TaskHolder | None:
+    """The claim row if it is a claim on the stage the application stands at now (one of an earlier stage is over)."""
+    return row if row is not None and row.state == app.state else None
+
+
 def current(app: Application) -> TaskHolder | None:
     """The claim on the application at the stage it stands at now (a claim of an earlier stage is over)."""
-    row = db.session.get(TaskHolder, app.id)
-    return row if row is not None and row.state == app.state else None
+    return of_stage(claim_row(app), app)
+
+
+_UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
 
 
 def running_deputies(user_ids: list[int], day: date | None = None) -> list[Deputy]:
@@ -190,7 +205,11 @@ def holder_name(user: User) -> str:
 
 def require_may_act(user: User, app: Application) -> None:
     """409 naming the holder when the application is claimed by someone else at this level."""
-    holder = current(app)
+    require_may_act_with(user, app, current(app))
+
+
+def require_may_act_with(user: User, app: Application, holder: TaskHolder | None) -> None:
+    """``require_may_act`` with the claim already read (``current(app)``, None: unclaimed)."""
     if holder is not None and not may_act(user, app, holder):
         raise Conflict(
             gettext(
@@ -202,18 +221,21 @@ def require_may_act(user: User, app: Application) -> None:
         )
 
 
-def on_behalf(user: User, app: Application) -> dict[str, object]:
-    """For the timeline: the deputy acts in their own name, "代 X 办理" (the holder they stand in for)."""
-    holder = current(app)
+def on_behalf(user: User, app: Application, holder: TaskHolder | None) -> dict[str, object]:
+    """For the timeline: the deputy acts in their own name, "代 X 办理" (the holder they stand in for). ``holder``:
+    the claim on the application (``current(app)``, None: unclaimed)."""
     if holder is None or holder.holder_id == user.id or not is_deputy_of(user, holder.holder_id):
         return {}
     return {"on_behalf_of": holder.holder_id, "on_behalf_name": holder_name(holder.holder)}
 
 
-def clear_if_moved(app: Application, from_state: str) -> None:
-    """The claim of a stage ends when the application leaves it."""
-    if app.state != from_state:
-        db.session.execute(delete(TaskHolder).where(TaskHolder.application_id == app.id))
+def clear_if_moved(app: Application, from_state: str, row: TaskHolder | None) -> None:
+    """The claim of a stage ends when the application leaves it. ``row``: its claim row as read in this transaction
+    (``claim_row``) with the application row locked, so none can have been added since: without one there is
+    nothing to delete and no statement. (A claim of an earlier stage left behind would be over anyway: ``of_stage``
+    ignores it and the next claim replaces it.)"""
+    if app.state != from_state and row is not None:
+        db.session.delete(row)
 
 
 def recipients(app: Application) -> list[int] | None:

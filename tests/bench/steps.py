@@ -2,10 +2,10 @@
 
 On SQLite and on PostgreSQL: a small seeded programme (``--counties`` applications, complete, in draft),
 then ``--steps`` transitions alternating submit / county_return, in three alternating repetitions of kxflow
-(the token's user, then ``fire_trigger`` in a transaction: scope, guards, audit chain, notifications,
-reminders, commit) and the floor (``tests/bench/floor.py``: token, row lock, the shared machine, UPDATE,
-one audit INSERT, commit). Prints ms per step (wall time, and this process's CPU time), min/median/max, and
-the ratio kxflow/floor per database.
+(the token's user, then ``fire_trigger`` in a transaction: scope, the claim, guards, the version-checked UPDATE
+with its hash-chained audit row — one statement on PostgreSQL —, notifications, reminders, commit) and the floor
+(``tests/bench/floor.py``: token, row lock, the shared machine, UPDATE, one audit INSERT, commit). Prints ms per
+step (wall time, and this process's CPU time), min/median/max, and the ratio kxflow/floor per database.
 
 The disk is taken out of it on both sides alike (PostgreSQL ``synchronous_commit=off``, SQLite
 ``synchronous=OFF``): on a shared machine one fsync can cost more than the whole transition, and what is
@@ -99,12 +99,12 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("KXFLOW_ENV", "testing")
-    from tests.dbutil import recreate_pg_database
+    from tests.dbutil import bench_database, recreate_pg_database
 
     tmp = Path(tempfile.mkdtemp(prefix="kxflow-steps-"))
     targets = {
         "sqlite": lambda: f"sqlite:///{tmp / 'steps.db'}",
-        "postgresql": lambda: recreate_pg_database("kxflow_bench_steps"),
+        "postgresql": lambda: recreate_pg_database(bench_database("bench_steps")),
     }
     for name, make_url in targets.items():
         if args.only and name != args.only:

@@ -334,14 +334,15 @@ def main() -> int:
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("KXFLOW_ENV", "testing")  # the seeding below, in this process; the server is production
-    from tests.dbutil import app_role, ensure_app_role, migrate_and_load, recreate_pg_database
+    from tests.dbutil import app_role, bench_database, ensure_app_role, migrate_and_load, recreate_pg_database
     from tests.workers_support import REDIS_TEST_DB
 
     tmp = Path(tempfile.mkdtemp(prefix="kxflow-bench-"))
-    url = recreate_pg_database("kxflow_bench")
-    app_url = ensure_app_role("kxflow_bench")
+    database = bench_database("bench")
+    url = recreate_pg_database(database)
+    app_url = ensure_app_role(database)
     t0 = time.perf_counter()
-    migrate_and_load(url, tmp / "uploads", app_role("kxflow_bench"))  # as the owner, granting the app role its rights
+    migrate_and_load(url, tmp / "uploads", app_role(database))  # as the owner, granting the app role its rights
     plan = seed(url, tmp / "uploads")
     print(f"seeded {len(plan)} counties with one application each in {time.perf_counter() - t0:.1f} s")
     print(analyze_and_settings(url))
