@@ -93,6 +93,7 @@ class Replay:
         self.fig = Figures(counties=counties)
         self.expected: dict[int, str] = {}  # application id -> the end state the plan leads to
         self.county_of: dict[int, str] = {}
+        self.conflicts: set[tuple[str, str]] = set()  # (expert, county) an expert stepped aside from (回避)
         self.province_of: dict[str, str] = {}
         self.ministry = "ministry"
         self.experts: list[tuple[str, str]] = []  # (username, province)
@@ -275,6 +276,7 @@ class Replay:
                     self.world.name_of(first["expert_id"]),
                     json={"reason": "曾在该县挂职"},
                 )
+                self.conflicts.add((self.world.name_of(first["expert_id"]), self.county_of[app_id]))
                 self.call(
                     "ministry", "post", f"/api/v1/applications/{app_id}/panel", self.ministry, json={"auto": True}
                 )
@@ -298,10 +300,13 @@ class Replay:
         """An expert from another province inspects one county a day, on working days from ``first_day``."""
         days, busy, plan = [], set(), []
         for k, app_id in enumerate(apps):
-            province = self.province_of[self.county_of[app_id]]
+            county = self.county_of[app_id]
+            province = self.province_of[county]
+            # from another province, and not one who stepped aside from this county (the team would be refused)
+            eligible = [e for e, p in self.experts if p != province and (e, county) not in self.conflicts]
             on, expert = None, None
             for on in (*days, None):
-                free = [e for e, p in self.experts if p != province and (e, on) not in busy]
+                free = [e for e in eligible if (e, on) not in busy]
                 if on is not None and free:
                     expert = free[0]
                     break
@@ -310,7 +315,7 @@ class Replay:
                 while on.weekday() >= 5:
                     on += timedelta(days=1)
                 days.append(on)
-                expert = next(e for e, p in self.experts if p != province)
+                expert = eligible[0]
             busy.add((expert, on))
             body = {
                 "scheduled_on": on.isoformat(),
