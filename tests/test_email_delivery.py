@@ -303,3 +303,22 @@ def test_rows_claimed_by_a_run_that_died_go_out_once_when_its_lease_ends(world, 
     with app.app_context():
         assert dispatch_due().sent == 5
     assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 5
+
+
+def test_an_internationalised_address_is_written_to_the_sink_like_any_other(world, app, tmp_path, monkeypatch):
+    """Without an SMTP server (``make run``) mail goes to the sink folder: an address with Chinese characters,
+    which an SMTPUTF8 server accepts, must be written there too, not fail until the dispatcher gives up."""
+    ids = pending_emails(world, 1)
+    sink = tmp_path / "mail"
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+    monkeypatch.setitem(app.config, "MAIL_SINK_FOLDER", str(sink))
+    with app.app_context():
+        row = db.session.get(Notification, ids[0])
+        db.session.execute(update(User).where(User.id == row.recipient_id).values(email="县长@例子.中国"))
+        db.session.commit()
+        run = dispatch_due()
+    assert (run.sent, run.failed) == (1, 0)
+    (written,) = sink.glob("*.eml")
+    message = email_lib.message_from_bytes(written.read_bytes(), policy=email_policy.default)
+    assert message["To"] == "县长@例子.中国"
+    assert email_status(app, email=True) == {ids[0]: "sent"}

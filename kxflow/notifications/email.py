@@ -12,6 +12,7 @@ import re
 import smtplib
 import socket
 from email.message import EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import formatdate
 from pathlib import Path
 
@@ -107,7 +108,9 @@ def _to_folder(msg: EmailMessage) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     name = msg["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
     tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(bytes(msg))
+    # as written (UTF-8 allowed): ``build`` stores an internationalised address as it is, which the default
+    # policy cannot write as ASCII
+    tmp.write_bytes(msg.as_bytes(policy=SMTPUTF8))
     tmp.replace(folder / f"{name}.eml")  # atomic: a reader never sees half a message
 
 
