@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from kxflow.accounts.models import User
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.notifications import dispatch
 from kxflow.notifications import email as mail
 from kxflow.notifications.dispatch import claim, dispatch_due
 from kxflow.notifications.models import EmailDelivery, Notification
@@ -322,3 +323,31 @@ def test_an_internationalised_address_is_written_to_the_sink_like_any_other(worl
     message = email_lib.message_from_bytes(written.read_bytes(), policy=email_policy.default)
     assert message["To"] == "县长@例子.中国"
     assert email_status(app, email=True) == {ids[0]: "sent"}
+
+
+def test_rows_a_run_had_no_time_left_for_are_due_again_at_once_not_after_its_lease(world, app, smtp_sink, monkeypatch):
+    """A run whose lock is about to expire stops sending mid-batch: the rows it claimed and did not try are
+    handed back due now (the next run sends them without waiting for the lease to end), each sent once."""
+    ids = pending_emails(world, 3)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    ticks = iter([0.0, 0.0, 0.0])  # the run's start, the check before claiming, the first message's check
+
+    def monotonic() -> float:
+        return next(ticks, 1e9)  # then the run's time is up
+
+    monkeypatch.setattr(dispatch.time, "monotonic", monotonic)
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.released, run.failed) == (1, 2, 0)
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        released = db.session.scalars(
+            select(Notification).where(Notification.id.in_(ids), Notification.email_status == "pending")
+        ).all()
+        assert len(released) == 2 and {n.next_attempt_at for n in released} == {None}
+        assert {n.email_attempts for n in released} == {0}  # not an attempt
+        assert dispatch_due().sent == 2  # the same moment: no waiting for the lease
+    assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 3
