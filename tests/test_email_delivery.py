@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from email import policy as email_policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select, update
@@ -331,12 +332,15 @@ def test_rows_a_run_had_no_time_left_for_are_due_again_at_once_not_after_its_lea
     ids = pending_emails(world, 3)
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
-    ticks = iter([0.0, 0.0, 0.0])  # the run's start, the check before claiming, the first message's check
+    now = [0.0]
+    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the dispatcher's only
+    finish = mail.Mailer.finish
 
-    def monotonic() -> float:
-        return next(ticks, 1e9)  # then the run's time is up
+    def last_finish(self):
+        finish(self)
+        now[0] = 1e9  # the first message is out, and the run's time is up
 
-    monkeypatch.setattr(dispatch.time, "monotonic", monotonic)
+    monkeypatch.setattr(mail.Mailer, "finish", last_finish)
     with app.app_context():
         run = dispatch_due()
     assert (run.sent, run.released, run.failed) == (1, 2, 0)
@@ -351,3 +355,32 @@ def test_rows_a_run_had_no_time_left_for_are_due_again_at_once_not_after_its_lea
         assert {n.email_attempts for n in released} == {0}  # not an attempt
         assert dispatch_due().sent == 2  # the same moment: no waiting for the lease
     assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 3
+
+
+def test_a_message_whose_staging_outlasted_the_runs_time_is_not_handed_over(world, app, smtp_sink, monkeypatch):
+    """Staging a message (connect, MAIL, RCPT, DATA, content: each up to the SMTP timeout) can run past the
+    run's margin; its end must then not be sent, or the server could accept it after the lease ended, when the
+    next run may already be sending the same row. It is hung up instead and left due for the next run."""
+    ids = pending_emails(world, 2)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    now = [0.0]
+    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the dispatcher's only
+    stage = mail.Mailer.stage
+
+    def slow_stage(self, msg, to):
+        stage(self, msg, to)
+        now[0] = 1e9  # the staging took the run's remaining time
+
+    monkeypatch.setattr(mail.Mailer, "stage", slow_stage)
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.released, run.failed) == (0, 2, 0)
+    time.sleep(0.5)  # what the server would have accepted has arrived by now
+    assert smtp_sink.messages == []
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        assert dispatch_due().sent == 2  # due again at once, each attempt still its first
+    assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 2
