@@ -21,6 +21,7 @@ from kxflow.notifications import email as mail
 from kxflow.notifications.dispatch import claim, dispatch_due
 from kxflow.notifications.models import EmailDelivery, Notification
 from tests.factories import bulk_ready_applications, pending_emails
+from tests.web_support import Browser
 from tests.workers_support import REDIS_TEST_URL, start_redis, stop_redis, wait_for
 
 
@@ -384,3 +385,28 @@ def test_a_message_whose_staging_outlasted_the_runs_time_is_not_handed_over(worl
     with app.app_context():
         assert dispatch_due().sent == 2  # due again at once, each attempt still its first
     assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 2
+
+
+def test_the_ministry_reads_why_an_email_was_not_sent_in_its_own_language(world, app, tmp_path, monkeypatch):
+    """The delivery log on an application's page: the dispatcher's own reasons (no address or a disabled
+    account; an address that is not one address) in Chinese for a Chinese reader, not the log's English."""
+    ids = pending_emails(world, 2)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+    monkeypatch.setitem(app.config, "MAIL_SINK_FOLDER", str(tmp_path / "mail"))
+    with app.app_context():
+        disabled, bad = (db.session.get(Notification, i) for i in ids)
+        db.session.execute(update(User).where(User.id == disabled.recipient_id).values(active=False))
+        db.session.execute(
+            update(User).where(User.id == bad.recipient_id).values(email="x@example.gov.cn, y@example.com")
+        )
+        db.session.commit()
+        pages = {"disabled": disabled.application_id, "bad": bad.application_id}
+        run = dispatch_due()
+    assert (run.cancelled, run.failed) == (1, 1)
+    for app_id in pages.values():
+        world.db_state(app_id, "ministry_review")  # where the ministry reads the application and its log
+    web = Browser(app, "ministry")
+    page = web.text(f"/applications/{pages['disabled']}")
+    assert "没有电子邮件地址或账号已停用，未发送。" in page and "no e-mail address" not in page
+    page = web.text(f"/applications/{pages['bad']}")
+    assert "收件人的电子邮件地址不是一个有效地址，未发送。" in page and "not one e-mail address" not in page

@@ -35,11 +35,11 @@ from kxflow.core.locks import exclusive
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications import email
 from kxflow.notifications.models import EmailDelivery, Notification
+from kxflow.notifications.operations import NO_ADDRESS
 
 log = logging.getLogger(__name__)
 
 BATCH = 100  # rows claimed, rendered and recorded together
-NO_ADDRESS = "no e-mail address or account disabled"
 
 _outbox = Notification.__table__
 _log = EmailDelivery.__table__

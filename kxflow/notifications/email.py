@@ -21,7 +21,7 @@ from flask_babel import force_locale, gettext
 
 from kxflow.accounts.models import User
 from kxflow.notifications.models import Notification
-from kxflow.notifications.operations import render_message
+from kxflow.notifications.operations import BAD_ADDRESS, render_message
 
 
 def message_id(notification: Notification) -> str:
@@ -88,7 +88,7 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
         body = render_template("email/notification.txt", recipient=recipient, text=text, link=link, lang=lang)
         subject = gettext("[kxflow] %(text)s", text=text)
     if not _ADDRESS.fullmatch(recipient.email or ""):
-        raise ValueError(f"not one e-mail address: {recipient.email!r}")
+        raise ValueError(f"{BAD_ADDRESS}: {recipient.email!r}")
     msg = EmailMessage()
     msg.set_raw("Subject", subject_header(subject))
     msg.set_raw("From", current_app.config["MAIL_SENDER"])
