@@ -327,21 +327,27 @@ def test_an_internationalised_address_is_written_to_the_sink_like_any_other(worl
     assert email_status(app, email=True) == {ids[0]: "sent"}
 
 
+def time_runs_out_after(monkeypatch, step: str) -> None:
+    """The dispatcher's clock (its own only: the test SMTP server keeps the real one) stands still until the
+    first ``Mailer.<step>`` returns, then jumps far past any run's end."""
+    now = [0.0]
+    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    original = getattr(mail.Mailer, step)
+
+    def step_then_late(self, *args):
+        original(self, *args)
+        now[0] = 1e9
+
+    monkeypatch.setattr(mail.Mailer, step, step_then_late)
+
+
 def test_rows_a_run_had_no_time_left_for_are_due_again_at_once_not_after_its_lease(world, app, smtp_sink, monkeypatch):
     """A run whose lock is about to expire stops sending mid-batch: the rows it claimed and did not try are
     handed back due now (the next run sends them without waiting for the lease to end), each sent once."""
     ids = pending_emails(world, 3)
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
-    now = [0.0]
-    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the dispatcher's only
-    finish = mail.Mailer.finish
-
-    def last_finish(self):
-        finish(self)
-        now[0] = 1e9  # the first message is out, and the run's time is up
-
-    monkeypatch.setattr(mail.Mailer, "finish", last_finish)
+    time_runs_out_after(monkeypatch, "finish")  # the first message is out, and the run's time is up
     with app.app_context():
         run = dispatch_due()
     assert (run.sent, run.released, run.failed) == (1, 2, 0)
@@ -365,15 +371,7 @@ def test_a_message_whose_staging_outlasted_the_runs_time_is_not_handed_over(worl
     ids = pending_emails(world, 2)
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
-    now = [0.0]
-    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the dispatcher's only
-    stage = mail.Mailer.stage
-
-    def slow_stage(self, msg, to):
-        stage(self, msg, to)
-        now[0] = 1e9  # the staging took the run's remaining time
-
-    monkeypatch.setattr(mail.Mailer, "stage", slow_stage)
+    time_runs_out_after(monkeypatch, "stage")  # staging the first message took the run's remaining time
     with app.app_context():
         run = dispatch_due()
     assert (run.sent, run.released, run.failed) == (0, 2, 0)
