@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from email import policy as email_policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,10 +16,12 @@ from sqlalchemy import func, select, update
 from kxflow.accounts.models import User
 from kxflow.core import clock
 from kxflow.core.db import db
+from kxflow.notifications import dispatch
 from kxflow.notifications import email as mail
 from kxflow.notifications.dispatch import claim, dispatch_due
 from kxflow.notifications.models import EmailDelivery, Notification
 from tests.factories import bulk_ready_applications, pending_emails
+from tests.web_support import Browser
 from tests.workers_support import REDIS_TEST_URL, start_redis, stop_redis, wait_for
 
 
@@ -303,3 +306,105 @@ def test_rows_claimed_by_a_run_that_died_go_out_once_when_its_lease_ends(world, 
     with app.app_context():
         assert dispatch_due().sent == 5
     assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 5
+
+
+def test_an_internationalised_address_is_written_to_the_sink_like_any_other(world, app, tmp_path, monkeypatch):
+    """Without an SMTP server (``make run``) mail goes to the sink folder: an address with Chinese characters,
+    which an SMTPUTF8 server accepts, must be written there too, not fail until the dispatcher gives up."""
+    ids = pending_emails(world, 1)
+    sink = tmp_path / "mail"
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+    monkeypatch.setitem(app.config, "MAIL_SINK_FOLDER", str(sink))
+    with app.app_context():
+        row = db.session.get(Notification, ids[0])
+        db.session.execute(update(User).where(User.id == row.recipient_id).values(email="县长@例子.中国"))
+        db.session.commit()
+        run = dispatch_due()
+    assert (run.sent, run.failed) == (1, 0)
+    (written,) = sink.glob("*.eml")
+    message = email_lib.message_from_bytes(written.read_bytes(), policy=email_policy.default)
+    assert message["To"] == "县长@例子.中国"
+    assert email_status(app, email=True) == {ids[0]: "sent"}
+
+
+def time_runs_out_after(monkeypatch, step: str) -> None:
+    """The dispatcher's clock (its own only: the test SMTP server keeps the real one) stands still until the
+    first ``Mailer.<step>`` returns, then jumps far past any run's end."""
+    now = [0.0]
+    monkeypatch.setattr(dispatch, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    original = getattr(mail.Mailer, step)
+
+    def step_then_late(self, *args):
+        original(self, *args)
+        now[0] = 1e9
+
+    monkeypatch.setattr(mail.Mailer, step, step_then_late)
+
+
+def test_rows_a_run_had_no_time_left_for_are_due_again_at_once_not_after_its_lease(world, app, smtp_sink, monkeypatch):
+    """A run whose lock is about to expire stops sending mid-batch: the rows it claimed and did not try are
+    handed back due now (the next run sends them without waiting for the lease to end), each sent once."""
+    ids = pending_emails(world, 3)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    time_runs_out_after(monkeypatch, "finish")  # the first message is out, and the run's time is up
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.released, run.failed) == (1, 2, 0)
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        released = db.session.scalars(
+            select(Notification).where(Notification.id.in_(ids), Notification.email_status == "pending")
+        ).all()
+        assert len(released) == 2 and {n.next_attempt_at for n in released} == {None}
+        assert {n.email_attempts for n in released} == {0}  # not an attempt
+        assert dispatch_due().sent == 2  # the same moment: no waiting for the lease
+    assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 3
+
+
+def test_a_message_whose_staging_outlasted_the_runs_time_is_not_handed_over(world, app, smtp_sink, monkeypatch):
+    """Staging a message (connect, MAIL, RCPT, DATA, content: each up to the SMTP timeout) can run past the
+    run's margin; its end must then not be sent, or the server could accept it after the lease ended, when the
+    next run may already be sending the same row. It is hung up instead and left due for the next run."""
+    ids = pending_emails(world, 2)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    time_runs_out_after(monkeypatch, "stage")  # staging the first message took the run's remaining time
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.released, run.failed) == (0, 2, 0)
+    time.sleep(0.5)  # what the server would have accepted has arrived by now
+    assert smtp_sink.messages == []
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    with app.app_context():
+        assert dispatch_due().sent == 2  # due again at once, each attempt still its first
+    assert all_sent(app, len(ids)) and sorted(smtp_sink.ids().values()) == [1] * 2
+
+
+def test_the_ministry_reads_why_an_email_was_not_sent_in_its_own_language(world, app, tmp_path, monkeypatch):
+    """The delivery log on an application's page: the dispatcher's own reasons (no address or a disabled
+    account; an address that is not one address) in Chinese for a Chinese reader, not the log's English."""
+    ids = pending_emails(world, 2)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "")
+    monkeypatch.setitem(app.config, "MAIL_SINK_FOLDER", str(tmp_path / "mail"))
+    with app.app_context():
+        disabled, bad = (db.session.get(Notification, i) for i in ids)
+        db.session.execute(update(User).where(User.id == disabled.recipient_id).values(active=False))
+        db.session.execute(
+            update(User).where(User.id == bad.recipient_id).values(email="x@example.gov.cn, y@example.com")
+        )
+        db.session.commit()
+        pages = {"disabled": disabled.application_id, "bad": bad.application_id}
+        run = dispatch_due()
+    assert (run.cancelled, run.failed) == (1, 1)
+    for app_id in pages.values():
+        world.db_state(app_id, "ministry_review")  # where the ministry reads the application and its log
+    web = Browser(app, "ministry")
+    page = web.text(f"/applications/{pages['disabled']}")
+    assert "没有电子邮件地址或账号已停用，未发送。" in page and "no e-mail address" not in page
+    page = web.text(f"/applications/{pages['bad']}")
+    assert "收件人的电子邮件地址不是一个有效地址，未发送。" in page and "not one e-mail address" not in page

@@ -151,11 +151,6 @@ def _tasks(
     return stmt
 
 
-def tasks(user: User) -> list[Application]:
-    """Applications waiting for this user's action, most urgent deadline first."""
-    return list(db.session.scalars(_tasks(user)))
-
-
 def tasks_filtered(user: User, *, q: str | None, call_id: int | None, overdue: bool, page: int) -> paging.Page:
     """One page of 我的待办, by county name, by call, or only the overdue: mine first (held by me, by someone I
     stand in for, or delegated to me), then my unit's unclaimed, then those colleagues hold; most urgent first

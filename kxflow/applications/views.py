@@ -188,6 +188,7 @@ def _detail(application_id: int, kept: dict[str, str] | None = None, status: int
             else []
         ),
         render_message=notifications.render_message,
+        delivery_error=notifications.delivery_error,
         sections=sections,
         can_extend=deadlines.can_extend(current_user, app),
         kept=kept or {},

@@ -12,7 +12,8 @@ recorded for the whole batch in one transaction at its end: lost in a crash, it 
 rows are due again when the lease runs out).
 
 A run stops claiming and sending once its lock is about to expire (a margin of two SMTP timeouts, at most a
-quarter of the lock), so a row is never sent by a run whose lease on it has passed.
+quarter of the lock), and checks again before handing over a message's end (staging one can take several
+timeouts), so a row is never sent by a run whose lease on it has passed.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from kxflow.core.locks import exclusive
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications import email
 from kxflow.notifications.models import EmailDelivery, Notification
+from kxflow.notifications.operations import NO_ADDRESS
 
 log = logging.getLogger(__name__)
 
 BATCH = 100  # rows claimed, rendered and recorded together
-NO_ADDRESS = "no e-mail address or account disabled"
 
 _outbox = Notification.__table__
 _log = EmailDelivery.__table__
@@ -269,6 +270,11 @@ def _send_batch(
             except BaseException:
                 mailer.close()  # hangs up: the staged message is never accepted
                 raise
+            if time.monotonic() >= stop_at:  # staging ran into the margin: its end could be accepted after the lease
+                mailer.close()  # hangs up: never accepted; the next run sends it
+                batch.outcome(row, "pending", row.email_attempts, None)
+                run.released += 1
+                continue
             try:
                 mailer.finish()
             except Exception as exc:

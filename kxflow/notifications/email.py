@@ -12,6 +12,7 @@ import re
 import smtplib
 import socket
 from email.message import EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import formatdate
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from flask_babel import force_locale, gettext
 
 from kxflow.accounts.models import User
 from kxflow.notifications.models import Notification
-from kxflow.notifications.operations import render_message
+from kxflow.notifications.operations import BAD_ADDRESS, render_message
 
 
 def message_id(notification: Notification) -> str:
@@ -87,7 +88,7 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
         body = render_template("email/notification.txt", recipient=recipient, text=text, link=link, lang=lang)
         subject = gettext("[kxflow] %(text)s", text=text)
     if not _ADDRESS.fullmatch(recipient.email or ""):
-        raise ValueError(f"not one e-mail address: {recipient.email!r}")
+        raise ValueError(f"{BAD_ADDRESS}: {recipient.email!r}")
     msg = EmailMessage()
     msg.set_raw("Subject", subject_header(subject))
     msg.set_raw("From", current_app.config["MAIL_SENDER"])
@@ -107,7 +108,9 @@ def _to_folder(msg: EmailMessage) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     name = msg["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
     tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(bytes(msg))
+    # as written (UTF-8 allowed): ``build`` stores an internationalised address as it is, which the default
+    # policy cannot write as ASCII
+    tmp.write_bytes(msg.as_bytes(policy=SMTPUTF8))
     tmp.replace(folder / f"{name}.eml")  # atomic: a reader never sees half a message
 
 

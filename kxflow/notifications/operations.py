@@ -397,6 +397,22 @@ def mark_read(user: User, notification_id: int) -> Notification:
     return row
 
 
+# what the dispatcher itself writes in the delivery log when it cannot try a message (the SMTP server's own
+# replies are logged as it wrote them)
+NO_ADDRESS = "no e-mail address or account disabled"
+BAD_ADDRESS = "not one e-mail address"
+
+
+def delivery_error(error: str | None) -> str | None:
+    """A delivery-log error as the reader's page shows it: the dispatcher's own reasons in the reader's language,
+    what a mail server said as it said it."""
+    if error == NO_ADDRESS:
+        return gettext("No e-mail address, or the account is disabled: not sent.")
+    if error and error.startswith(f"ValueError: {BAD_ADDRESS}"):
+        return gettext("The recipient's e-mail address is not one valid address: not sent.")
+    return error
+
+
 def can_see_deliveries(user: User) -> bool:
     """The e-mail delivery log names recipients and errors: ministry staff only."""
     return user.role == Role.MINISTRY_STAFF

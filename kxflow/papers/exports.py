@@ -68,11 +68,17 @@ def start(user: User, *, call_ids: list[str], state: str | None, province: str |
             errors["province"] = [gettext("Province: no such province.")]
     if errors:
         raise Invalid(fields=errors)
+    filters = {"call_ids": sorted(known), "state": state or None, "province": province or None, "locale": locale()}
+    return _queued(user, KIND, filters)
+
+
+def _queued(user: User, kind: str, filters: dict[str, Any]) -> Export:
+    """A new export row, waiting for a worker, named for the moment it was asked (Beijing time)."""
     now = clock.now()
     row = Export(
         user_id=user.id,
-        kind=KIND,
-        filters={"call_ids": sorted(known), "state": state or None, "province": province or None, "locale": locale()},
+        kind=kind,
+        filters=filters,
         status="queued",
         progress=0,
         rows=0,
@@ -137,20 +143,7 @@ def retry(user: User, export_id: int) -> Export:
     require_list_role(user)
     if row.status != "failed":
         row.status, row.error, row.finished_at = "failed", STALLED, clock.now()
-    now = clock.now()
-    again = Export(
-        user_id=user.id,
-        kind=row.kind,
-        filters=dict(row.filters),
-        status="queued",
-        progress=0,
-        rows=0,
-        file_name=gettext("applications") + now.astimezone(CHINA).strftime("-%Y%m%d-%H%M%S") + ".xlsx",
-        created_at=now,
-    )
-    db.session.add(again)
-    db.session.flush()
-    return again
+    return _queued(user, row.kind, dict(row.filters))
 
 
 def mine(user: User, limit: int = 10) -> list[Export]:
