@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from kxflow.accounts.models import User
 from kxflow.calls.models import Call
@@ -131,6 +131,12 @@ def test_a_running_export_whose_worker_stopped_reporting_is_shown_failed_and_can
         old, new = db.session.get(Export, export_id), db.session.get(Export, again)
         assert old.status == "failed" and old.error == exports.STALLED
         assert new.status == "queued" and new.filters == old.filters and new.user_id == old.user_id
+    # asked again once more (a second click): the same new export, nothing more queued
+    r = web.post_form(f"/exports/{export_id}/retry", {}, page=f"/exports/{export_id}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/exports/{again}")
+    assert sent == [[again]]
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Export)) == 2
     # a late delivery of the old task leaves the given-up export alone
     with world.app.app_context():
         exports.run(export_id)

@@ -134,16 +134,27 @@ def status_label(row: Export) -> str:
     return gettext("The export failed; please try again or tell your administrator.")
 
 
-def retry(user: User, export_id: int) -> Export:
+def retry(user: User, export_id: int) -> tuple[Export, bool]:
     """A failed or stalled export asked again, with the same filters: a new export (the old one, if it was stalled,
-    is recorded as failed so a late worker's file is never mistaken for it). 409 while it is still going."""
+    is recorded as failed so a late worker's file is never mistaken for it), and True. Asked again once more (a
+    second click, a second tab), the export the first retry started, and False: one retry, one export. 409 while
+    it is still going."""
     row = get_own(user, export_id)
+    db.session.refresh(row, with_for_update=True)  # two retries at once: the second waits, then sees the first's
     if not can_retry(row):
         raise Conflict(gettext("This export has not failed; it needs no retry."))
     require_list_role(user)
+    since = db.session.scalars(
+        select(Export)
+        .where(Export.user_id == user.id, Export.kind == row.kind, Export.id > row.id, Export.status != "failed")
+        .order_by(Export.id)
+    )
+    for later in since:
+        if later.filters == row.filters:
+            return later, False
     if row.status != "failed":
         row.status, row.error, row.finished_at = "failed", STALLED, clock.now()
-    return _queued(user, row.kind, dict(row.filters))
+    return _queued(user, row.kind, dict(row.filters)), True
 
 
 def mine(user: User, limit: int = 10) -> list[Export]:

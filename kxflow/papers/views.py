@@ -186,8 +186,8 @@ def _queue(export_id: int):
 @login_required
 def retry_export(export_id: int):
     with transaction():
-        row = exports.retry(current_user, export_id)
-    return _queue(row.id)
+        row, new = exports.retry(current_user, export_id)
+    return _queue(row.id) if new else redirect(url_for(".export", export_id=row.id))
 
 
 @bp.get("/exports/<int:export_id>")
