@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
 from kxflow.core.db import db
+from kxflow.demo import DEMO_PASSWORD
 from kxflow.history import seed_history
 from kxflow.statistics.operations import dashboard
 from kxflow.workflow.audit import verify
@@ -38,3 +39,25 @@ def test_the_same_seed_gives_the_same_history_and_every_rule_held(app, database)
         assert figures["pipeline"]["days"]
     reset_database(app, database)
     assert _story(app) == first
+
+
+def test_the_command_loads_a_history_whose_trails_verify_and_whose_accounts_upgrade_at_login(app, monkeypatch):
+    """The command's fast path (quick hashes for generated accounts, many steps per transaction) still leaves every
+    trail chained, and a generated account logs in with the demo password and leaves with Argon2id."""
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", "argon2id")  # as in production: never quick by default
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["kxflow", "seed-history", "--calls", "2", "--counties", "6", "--seed", "5"])
+    assert r.exit_code == 0, r.output
+    assert "call 2/2" in r.output
+    r = runner.invoke(args=["kxflow", "verify-audit"])
+    assert r.exit_code == 0 and "audit trail intact" in r.output, r.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Application.id))) == 12
+        clerk = db.session.scalar(select(User).where(User.role == "county_staff").order_by(User.id).limit(1))
+        assert clerk.password_hash.startswith("pbkdf2:sha256:1000$")  # quick: thousands of them
+        name = clerk.username
+    client = app.test_client()
+    assert client.post("/api/v1/tokens", json={"username": name, "password": DEMO_PASSWORD}).status_code == 201
+    with app.app_context():
+        upgraded = db.session.scalar(select(User.password_hash).where(User.username == name))
+        assert upgraded.startswith("$argon2id$")
