@@ -10,9 +10,9 @@ The same seed gives the same history.
 
 Speed (``load``, the command's path): every step still goes through its operation — scope, role, state, guards,
 the ``transitions`` machine, the chained audit row, notifications and reminders — but many in one transaction
-(one per call), with the staff looked up once and each county's people once a call, the generated accounts hashed quickly (``generated_accounts``:
-upgraded to Argon2id at their first login), PostgreSQL not waiting for the disk at each of those commits, and the
-planner's statistics refreshed (``ANALYZE``) at the end.
+(one per call), with the staff looked up once and each county's two accounts once a call, the generated
+accounts hashed quickly (``generated_accounts``: upgraded to Argon2id at their first login), PostgreSQL not
+waiting for the disk at each of those commits, and the planner's statistics refreshed (``ANALYZE``) at the end.
 """
 
 from __future__ import annotations
