@@ -28,7 +28,12 @@ from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
 from kxflow.accounts.passwords import generated_accounts
 from kxflow.applications.attachments import add_attachment
-from kxflow.applications.operations import create_application, fire_trigger, update_indicators
+from kxflow.applications.operations import (
+    create_application,
+    eligibility_refusal,
+    fire_trigger,
+    update_indicators,
+)
 from kxflow.assessments.operations import import_round
 from kxflow.calls.operations import create_call
 from kxflow.core import clock
@@ -185,6 +190,8 @@ class History:
         for n, (code, name, province) in enumerate(chosen):
             clerk, leader = self.county_people(code, name)
             with clock.at(opens + timedelta(days=1 + n % 30, minutes=n % 600)):
+                if eligibility_refusal(clerk.county, call, clock.now()):
+                    continue  # the rule a county's page shows it: e.g. still waiting after its title was revoked
                 app = create_application(clerk, call.id)
                 update_indicators(clerk, app.id, self.indicators(code, year))
                 for kind, title in DEMO_DOCUMENTS:
@@ -273,14 +280,16 @@ class History:
                 day = _workday(day + timedelta(days=1))
         raise RuntimeError(f"no free day for an inspection of application {app.id}")
 
-    def rechecks(self) -> None:
-        """Designated counties, re-checked three years on: most keep the title, some rectify, a few lose it."""
+    def rechecks(self, until: datetime) -> None:
+        """Designated counties, re-checked three years on: most keep the title, some rectify, a few lose it.
+        Only the re-checks due by ``until`` (the next call's opening): the history stays in time order, so a
+        call never sees a revocation dated after it."""
         designated = db.session.scalars(
             select(Application).where(Application.state == State.DESIGNATED.value).order_by(Application.id)
         ).all()
         for app in designated:
             due = app.designated_at + timedelta(days=3 * 365)
-            if due > self.now - timedelta(days=30) or app.id in self.rechecked:
+            if due > min(until, self.now - timedelta(days=30)) or app.id in self.rechecked:
                 continue
             self.rechecked.add(app.id)
             with clock.at(due):
@@ -328,7 +337,8 @@ class History:
 
     def call_and_rechecks(self, k: int, programme: list[tuple[str, str, str]]) -> None:
         self.one_call(k, programme)
-        self.rechecks()
+        last = k == self.calls - 1
+        self.rechecks(until=self.now if last else datetime(self.first_year + k + 1, 3, 1, 9, tzinfo=CHINA))
         db.session.flush()
 
 
