@@ -107,11 +107,11 @@ def serve(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, str]
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure(env: dict, args: argparse.Namespace, token: str, label: str) -> tuple[Phase, Phase]:
+def measure(env: dict, args: argparse.Namespace, token: str) -> tuple[Phase, Phase]:
     """One gunicorn, warmed up; healthz then the dashboard, each for ``--seconds`` at ``--concurrency``."""
     server, base = serve(env, args.workers, args.threads)
     path = "/api/v1/statistics/dashboard"
-    health, figures = Phase("healthz"), Phase(f"dashboard{label}")
+    health, figures = Phase("healthz"), Phase("dashboard")
     try:
         asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 3, path, token))
         asyncio.run(drive(base, Phase("warm-up"), args.concurrency, 2, "/healthz", None))
@@ -169,12 +169,14 @@ def main() -> int:
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "KXFLOW_INSTANCE": str(tmp),
     }
-    cached = measure({**env, "STATISTICS_CACHE_SECONDS": "60"}, args, token, " (cached 60 s)")
-    uncached = measure({**env, "STATISTICS_CACHE_SECONDS": "0"}, args, token, " (uncached)")
+    cached = measure({**env, "STATISTICS_CACHE_SECONDS": "60"}, args, token)
+    uncached = measure({**env, "STATISTICS_CACHE_SECONDS": "0"}, args, token)
     print(f"gunicorn: {args.workers} workers × {args.threads} threads, {args.concurrency} concurrent clients")
     phases = [*cached, *uncached]
-    for phase in phases:
-        print(phase.line().replace("p99", f"p95 {phase.pct(0.95):6.1f} ms  p99"))
+    for n, phase in enumerate(phases):
+        if n % 2 == 0:
+            print("figures cached 60 s (production):" if n == 0 else "figures uncached (STATISTICS_CACHE_SECONDS=0):")
+        print("  " + phase.line().replace("p99", f"p95 {phase.pct(0.95):6.1f} ms  p99"))
     bad = {k: v for p in phases for k, v in p.statuses.items() if k != 200}
     print(f"errors: {sum(bad.values())} {bad or ''}")
     for (health, figures), what in ((cached, "cached 60 s"), (uncached, "uncached")):
