@@ -28,6 +28,7 @@ from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
 from kxflow.accounts.passwords import generated_accounts
 from kxflow.applications.attachments import add_attachment
+from kxflow.applications.handling import claim
 from kxflow.applications.operations import (
     create_application,
     eligibility_refusal,
@@ -52,6 +53,7 @@ from kxflow.workflow.triggers import Trigger
 
 ROUNDS = 6  # national assessments, every two years, the last the year before the latest call
 EXPERT_PROVINCES = ("110000", "310000", "320000", "420000", "440000", "510000")  # two experts each
+RETURNED_BY_PROVINCE = 0.35  # sent back for 补正 at the province's first reading
 TEAM = 12  # inspectors (experts of the pool): nobody on two inspections in one day
 
 
@@ -186,7 +188,7 @@ class History:
         chosen = [c for c in counties if c[0] not in holding]
         if self.counties is not None:
             chosen = sorted(self.random.sample(chosen, min(self.counties, len(chosen))))
-        sent: dict[str, list[tuple[int, float]]] = {}
+        sent: dict[str, list[tuple[int, float, str, str]]] = {}
         for n, (code, name, province) in enumerate(chosen):
             clerk, leader = self.county_people(code, name)
             with clock.at(opens + timedelta(days=1 + n % 30, minutes=n % 600)):
@@ -205,22 +207,43 @@ class History:
             with clock.at(opens + timedelta(days=32 + n % 10, minutes=n % 600)):
                 if self.random.random() < 0.05:
                     self.fire(leader, app.id, Trigger.COUNTY_RETURN, comment="请补充科技平台证明材料。")
-                    continue
-                self.fire(leader, app.id, Trigger.COUNTY_APPROVE)
-            sent.setdefault(province, []).append((app.id, app.score))
+                    with clock.at(clock.now() + timedelta(hours=4)):  # the clerk adds it and sends it again
+                        self.fire(clerk, app.id, Trigger.SUBMIT)
+                    with clock.at(clock.now() + timedelta(hours=6)):
+                        self.fire(leader, app.id, Trigger.COUNTY_APPROVE)
+                else:
+                    self.fire(leader, app.id, Trigger.COUNTY_APPROVE)
+            sent.setdefault(province, []).append((app.id, app.score, code, name))
         recommended = []
         for province, apps in sorted(sent.items()):
+            reviewer = self.reviewers[province]
+            for n, (app_id, _score, code, name) in enumerate(apps):
+                self.first_reading(reviewer, app_id, code, name, opens + timedelta(days=46 + n % 5, minutes=n))
             ranked = sorted(apps, key=lambda a: (-a[1], a[0]))
-            for n, (app_id, _score) in enumerate(ranked):
+            for n, (app_id, _score, _code, _name) in enumerate(ranked):
                 with clock.at(opens + timedelta(days=55 + n % 15, minutes=n)):
                     if n < 3:
-                        self.fire(self.reviewers[province], app_id, Trigger.PROVINCE_RECOMMEND)
+                        self.fire(reviewer, app_id, Trigger.PROVINCE_RECOMMEND)
                         recommended.append(app_id)
                     else:
-                        self.fire(
-                            self.reviewers[province], app_id, Trigger.PROVINCE_REJECT, comment="名额已满，未予推荐。"
-                        )
+                        self.fire(reviewer, app_id, Trigger.PROVINCE_REJECT, comment="名额已满，未予推荐。")
         self.ministry_years(call, recommended, opens)
+
+    def first_reading(self, reviewer: User, app_id: int, code: str, name: str, when: datetime) -> None:
+        """The province office claims (认领) each application it receives; about a third go back for 补正, are
+        completed and sent again the same day, and are claimed again (a claim ends when the stage does)."""
+        with clock.at(when):
+            claim(reviewer, app_id)
+            if self.random.random() >= RETURNED_BY_PROVINCE:
+                return
+            self.fire(reviewer, app_id, Trigger.PROVINCE_RETURN, comment="请补充财政科技支出凭证和科技特派员名单。")
+        clerk, leader = self.county_people(code, name)
+        with clock.at(when + timedelta(hours=3)):
+            self.fire(clerk, app_id, Trigger.SUBMIT)
+        with clock.at(when + timedelta(hours=5)):
+            self.fire(leader, app_id, Trigger.COUNTY_APPROVE)
+        with clock.at(when + timedelta(days=1)):
+            claim(reviewer, app_id)
 
     def ministry_years(self, call, recommended: list[int], opens: datetime) -> None:
         start = opens + timedelta(days=80)
