@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kxflow.accounts.models import User
+from kxflow.accounts.passwords import hash_password
 from kxflow.core.db import db
 from kxflow.demo import DEMO_PASSWORD
 from kxflow.history import seed_history
@@ -66,3 +67,4 @@ def test_the_command_loads_a_history_whose_trails_verify_and_whose_accounts_upgr
     with app.app_context():
         upgraded = db.session.scalar(select(User.password_hash).where(User.username == name))
         assert upgraded.startswith("$argon2id$")
+        assert hash_password("a-password-a-person-chose").startswith("$argon2id$")  # quick hashes ended with it
