@@ -55,24 +55,16 @@ def register(app: Flask) -> None:
     @click.option("--seed", default=20261129, show_default=True, help="The same seed gives the same history.")
     def seed_history_cmd(calls, counties, seed):
         """Load a deterministic history through the operations (calls, assessments, designations). Never in
-        production. One transaction per call."""
+        production. One transaction per call; generated accounts get a quick password hash (Argon2id at their first
+        login)."""
         from flask import current_app
 
-        from kxflow.history import History
+        from kxflow.history import load
 
         if current_app.config["KXFLOW_ENV"] == "production":
             click.echo("seed-history refuses to run in production.", err=True)
             raise SystemExit(2)
-        history = History(calls, counties, seed)
-        with transaction():
-            programme = history.begin()
-        click.echo(f"assessment rounds loaded for {len(programme)} counties")
-        for k in range(calls):
-            with transaction():
-                history.call_and_rechecks(k, programme)
-            click.echo(
-                f"call {k + 1}/{calls} ({history.first_year + k}) loaded; inspections so far: {history.inspections}"
-            )
+        load(calls, counties, seed, echo=click.echo)
 
     @group.command("create-user")
     @click.option("--username", required=True)

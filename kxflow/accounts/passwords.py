@@ -3,10 +3,15 @@ length and a list of common and breached passwords offline, and the same work fo
 
 ``PASSWORD_HASH_METHOD`` is ``argon2id`` everywhere but the test suite, which keeps a fast Werkzeug method
 (``pbkdf2:sha256:1000``) so that thousands of logins stay quick; one test checks the production parameters.
+``generated_accounts`` does the same for the thousands of accounts ``seed-history`` makes (never in production,
+never for a login or a password a person chose): their hashes are upgraded to Argon2id at the first login.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -20,13 +25,28 @@ from zxcvbn import zxcvbn
 ARGON2 = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4, hash_len=32, salt_len=16)
 MAX_LENGTH = 128  # long passphrases welcome; the cap keeps hashing and strength checks bounded
 MIN_SCORE = 3  # zxcvbn: 0 too guessable … 4 very unguessable; 3 resists an offline attack on a slow hash
+QUICK_METHOD = "pbkdf2:sha256:1000"  # generated accounts only: needs_rehash is true for it under Argon2id
+_quick: ContextVar[bool] = ContextVar("kxflow_quick_hashes", default=False)
 
 
 def method() -> str:
     return current_app.config.get("PASSWORD_HASH_METHOD", "argon2id")
 
 
+@contextmanager
+def generated_accounts() -> Iterator[None]:
+    """Accounts a generator makes by the thousand (seed-history): a quick hash instead of Argon2id's 64 MiB and
+    three passes (a third of a second each), upgraded by the first login. Only ``hash_password`` reads it."""
+    token = _quick.set(True)
+    try:
+        yield
+    finally:
+        _quick.reset(token)
+
+
 def hash_password(password: str) -> str:
+    if _quick.get():
+        return generate_password_hash(password, method=QUICK_METHOD)
     if method() == "argon2id":
         return ARGON2.hash(password)
     return generate_password_hash(password, method=method())
