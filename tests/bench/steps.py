@@ -109,6 +109,8 @@ class HttpRun:
     wall: dict[str, list[float]] = field(default_factory=lambda: {"floor": [], "transition": []})
     cpu: dict[str, list[float]] = field(default_factory=lambda: {"floor": [], "transition": []})
     statements: dict[str, list[float]] = field(default_factory=lambda: {"floor": [], "transition": []})
+    driver: dict[str, list[float]] = field(default_factory=lambda: {"floor": [], "transition": []})
+    per_statement: dict[str, list[float]] = field(default_factory=dict)
     sample: list[str] = field(default_factory=list)
 
 
@@ -121,6 +123,7 @@ def run_http(
     repetitions: int,
     durable: bool,
     profile: str | None,
+    stale_statistics: bool = False,
 ) -> HttpRun:
     """The whole request in process: the product's transition endpoint against the bench's floor endpoint."""
     from sqlalchemy import create_engine, event, text
@@ -157,21 +160,32 @@ def run_http(
     app = with_floor(app)
     client = app.test_client()
     states = {app_id: "draft" for app_id, _, _ in plan}
-    issued: list[str] = []
+    issued: list[tuple[str, float]] = []  # each statement and how long the driver took to run it
+    started: list[float] = [0.0]
     out = HttpRun()
 
-    with app.app_context():
-        if not durable:
-            _no_disk_wait(db.engine, postgres)
+    def analyze() -> None:
         if postgres:  # the restricted role may not ANALYZE every table: the owner does
             owner = create_engine(url, isolation_level="AUTOCOMMIT")
             with owner.connect() as conn:
                 conn.execute(text("ANALYZE"))
             owner.dispose()
 
+    with app.app_context():
+        if not durable:
+            _no_disk_wait(db.engine, postgres)
+        analyze()
+
         @event.listens_for(db.engine, "before_cursor_execute")
+        def start(*_args):
+            started[0] = time.perf_counter()
+
+        @event.listens_for(db.engine, "after_cursor_execute")
         def count(_conn, _cursor, statement, _parameters, _context, _executemany):
-            issued.append(statement)
+            issued.append((statement, time.perf_counter() - started[0]))
+
+    def body_of(n: int) -> str:
+        return "submit" if states[plan[(n // 2) % len(plan)][0]] == "draft" else "county_return"
 
     def request(kind: str, n: int) -> None:
         app_id, staff, leader = plan[(n // 2) % len(plan)]  # each application twice in a row: submit, then return
@@ -191,10 +205,16 @@ def run_http(
         request("transition", n + 1)
         request("floor", n + 100)
         request("floor", n + 101)
+    if not stale_statistics:
+        # autovacuum is off on this machine; in service it would analyze the tables the warm-up filled (the seeding
+        # writes no reminders): the workers' cached plans would otherwise scan every reminder row on each transition
+        analyze()
     for n in (200, 201):  # one submit, one county_return
         issued.clear()
+        trigger = body_of(n)
         request("transition", n)
-        out.sample += [f"-- {states[plan[100][0]]}"] + issued
+        out.sample.append(f"-- {trigger} ({len(issued)} statements)")
+        out.sample += [" ".join(statement.split())[:200] for statement, _ in issued]
     offset = 202
     profiler = cProfile.Profile() if profile else None
     for rep in range(repetitions):
@@ -211,6 +231,10 @@ def run_http(
             out.wall[kind].append((time.perf_counter() - t0) / steps * 1000)
             out.cpu[kind].append((time.process_time() - c0) / steps * 1000)
             out.statements[kind].append(len(issued) / steps)
+            out.driver[kind].append(sum(seconds for _, seconds in issued) / steps * 1000)
+            if kind == "transition":
+                for statement, seconds in issued:
+                    out.per_statement.setdefault(" ".join(statement.split())[:60], []).append(seconds * 1000)
             offset += steps
     if profiler is not None:
         profiler.dump_stats(profile)
@@ -233,6 +257,9 @@ def main() -> int:
     parser.add_argument("--http", action="store_true", help="the whole request through the test client")
     parser.add_argument("--show-sql", action="store_true", help="with --http: the statements of one transition")
     parser.add_argument("--profile", metavar="FILE", help="with --http: cProfile of the transition requests")
+    parser.add_argument(
+        "--stale-statistics", action="store_true", help="with --http: no ANALYZE after the warm-up (autovacuum is off)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("KXFLOW_ENV", "testing")
@@ -258,6 +285,7 @@ def main() -> int:
                 args.repetitions,
                 args.durable,
                 profile,
+                args.stale_statistics,
             )
             ratios = [t / f for t, f in zip(got.wall["transition"], got.wall["floor"], strict=True)]
             cpu_ratios = [t / f for t, f in zip(got.cpu["transition"], got.cpu["floor"], strict=True)]
@@ -269,12 +297,16 @@ def main() -> int:
                 f"  CPU of this process: transition {_spread(got.cpu['transition'])} ms, "
                 f"floor {_spread(got.cpu['floor'])} ms; ratio transition/floor {_spread(cpu_ratios)}\n"
                 f"  SQL statements per request: transition {statistics.median(got.statements['transition']):.1f}, "
-                f"floor {statistics.median(got.statements['floor']):.1f}",
+                f"floor {statistics.median(got.statements['floor']):.1f}; time in the driver per request: "
+                f"transition {_spread(got.driver['transition'])} ms, floor {_spread(got.driver['floor'])} ms",
                 flush=True,
             )
             if args.show_sql:
-                for statement in got.sample:
-                    print("  " + " ".join(statement.split())[:240])
+                for line in got.sample:
+                    print("  " + line)
+                print("  the transition's statements, times run and median ms in the driver:")
+                for statement, times in sorted(got.per_statement.items(), key=lambda kv: -sum(kv[1])):
+                    print(f"  {len(times):>6} × {statistics.median(times):6.3f} ms  {statement}")
             if profile:
                 print(f"  profile written to {profile}")
         return 0
