@@ -13,8 +13,21 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import gettext
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, and_, bindparam, case, or_, select, true
-from sqlalchemy.orm import Mapped, identity_key, lazyload, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    and_,
+    bindparam,
+    case,
+    inspect,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
@@ -114,7 +127,7 @@ def claim_row(app: Application) -> TaskHolder | None:
     applications are unclaimed, and the joined users only made this frequent query wide. Read with a statement built
     once (``session.get`` with options built its query anew on every call: half the cost of the read); a row the
     session already holds is taken from it, with no statement, as ``session.get`` does."""
-    if identity_key(TaskHolder, app.id) in db.session.identity_map:
+    if _HOLDERS.identity_key_from_primary_key((app.id,)) in db.session.identity_map:
         return db.session.get(TaskHolder, app.id, options=_UNJOINED)
     return db.session.scalars(_CLAIM_ROW, {"application_id": app.id}).first()
 
@@ -130,6 +143,7 @@ def current(app: Application) -> TaskHolder | None:
 
 
 _UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
+_HOLDERS = inspect(TaskHolder)
 _CLAIM_ROW = select(TaskHolder).where(TaskHolder.application_id == bindparam("application_id")).options(*_UNJOINED)
 
 
