@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext
 from openpyxl import load_workbook
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import bindparam, case, delete, func, insert, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -228,13 +228,17 @@ def rounds(user: User) -> list[dict]:
     ]
 
 
+# built once (read by two guards of every submission): only the values change
+_LATEST = (
+    select(AssessmentResult)
+    .where(AssessmentResult.county_code == bindparam("county_code"), AssessmentResult.round_year <= bindparam("up_to"))
+    .order_by(AssessmentResult.round_year.desc())
+    .limit(1)
+)
+
+
 def latest_result(county_code: str, up_to_year: int) -> AssessmentResult | None:
-    return db.session.scalar(
-        select(AssessmentResult)
-        .where(AssessmentResult.county_code == county_code, AssessmentResult.round_year <= up_to_year)
-        .order_by(AssessmentResult.round_year.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_LATEST, {"county_code": county_code, "up_to": up_to_year})
 
 
 def rank_expr(county_code_column):
