@@ -141,7 +141,9 @@ def test_the_whole_walk_in_chinese(world, new_page, tmp_path):
     expect(diagram).not_to_be_visible()
     ministry.locator("#workflow-diagram summary").click()
     expect(diagram).to_be_visible()
-    ministry.wait_for_function("document.querySelector('#workflow-diagram img').naturalWidth > 0")
+    # a function, not an expression: Playwright re-evaluates an expression with eval on every poll after the
+    # first, which the page's CSP refuses (EvalError, seen under load); a function is evaluated once
+    ministry.wait_for_function("() => document.querySelector('#workflow-diagram img').naturalWidth > 0")
     screenshot(ministry, "03-ministry-detail-after-acceptance")
 
 

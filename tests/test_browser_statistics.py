@@ -46,9 +46,10 @@ def test_the_dashboard_draws_every_chart_as_its_table_says(world, figures, new_p
     login(page, "ministry")
     page.goto("/statistics")
     expect(page.get_by_role("heading", name="统计", exact=True)).to_be_visible()
-    page.wait_for_function("document.querySelectorAll('[data-chart]').length > 0")
+    # functions, not expressions: the CSP refuses the eval Playwright polls an expression with
+    page.wait_for_function("() => document.querySelectorAll('[data-chart]').length > 0")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
+        "() => Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
     )
     charts = page.evaluate(READ_CHARTS)
     assert len(charts) >= 10, [c["id"] for c in charts]
@@ -77,7 +78,7 @@ def test_the_dashboard_draws_every_chart_as_its_table_says(world, figures, new_p
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/statistics")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
+        "() => Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "statistics/ministry-390")
@@ -89,7 +90,7 @@ def test_a_province_dashboard_shows_its_own_counties(world, figures, new_page): 
     login(page, "zj_reviewer")
     page.goto("/statistics")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
+        "() => Array.from(document.querySelectorAll('[data-chart]')).every(el => el.dataset.drawn === '1')"
     )
     charts = {c["id"]: c for c in page.evaluate(READ_CHARTS)}
     assert charts["by-province"]["categories"] == ["浙江省"]
