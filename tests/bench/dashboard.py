@@ -6,7 +6,8 @@ gunicorn in production mode as the transition bench does, then drives /healthz a
 (``GET /api/v1/statistics/dashboard`` with a ministry token — the same operation the page renders) at the same
 concurrency, twice: with the figures cached as in production (``STATISTICS_CACHE_SECONDS`` 60) and uncached (0,
 every request computes every figure). Prints p50/p95 of each and ends with ``ratio dashboard p95 / healthz p95``
-for both (target ≤ 5).
+for both: the target (≤ 5) is the cached one, the dashboard as deployed; the uncached one shows what the cache
+saves.
 
 Scale and time. ``make bench`` runs the default, 10 calls of 100 counties (~1,000 applications, ~8,800 audit rows;
 95 s to load on the shared 2-core machine, then about a minute of requests). The national history,
@@ -184,8 +185,12 @@ def main() -> int:
         print("  " + phase.line().replace("p99", f"p95 {phase.pct(0.95):6.1f} ms  p99"))
     bad = {k: v for p in phases for k, v in p.statuses.items() if k != 200}
     print(f"errors: {sum(bad.values())} {bad or ''}")
-    for (health, figures), what in ((cached, "cached 60 s"), (uncached, "uncached")):
-        print(f"ratio dashboard p95 / healthz p95 ({what}): {figures.pct(0.95) / health.pct(0.95):.2f} (target ≤ 5)")
+    # the target is the dashboard as deployed (cached); the uncached figure shows what the cache saves
+    for (health, figures), what, note in (
+        (cached, "cached 60 s, as deployed", "target ≤ 5"),
+        (uncached, "uncached", "for reference: the cost of computing every figure on every view"),
+    ):
+        print(f"ratio dashboard p95 / healthz p95 ({what}): {figures.pct(0.95) / health.pct(0.95):.2f} ({note})")
     return 1 if bad else 0
 
 
