@@ -43,8 +43,11 @@ def test_the_api_survives_the_fuzzer_and_keeps_to_its_schema(world, live_server)
             CHECKS,
             "--exclude-path-regex",
             EXCLUDED,
+            # one worker: with two threads, hypothesis parses lambdas' source (ast.parse) at once in both, and
+            # CPython 3.11 shares the AST builder's recursion counter between them ("SystemError: AST constructor
+            # recursion depth mismatch", python/cpython#106905) — a crash of the fuzzer, not a finding
             "--workers",
-            "2",
+            "1",
             "--report",
             "ndjson",
             "--report-dir",
