@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 os.environ.setdefault("KXFLOW_ENV", "testing")
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from kxflow import create_app
 from kxflow.core import clock
@@ -93,12 +95,25 @@ def reset_database(app, database) -> None:
                 Path(str(database["path"]) + suffix).unlink(missing_ok=True)
             shutil.copy(database["template"], database["path"])
         else:
-            with database["owner"].begin() as conn:
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
-                # reference data a test may add: only the packaged indicator sets stay
-                packaged = [raw["version"] for raw in packaged_sets()]
-                conn.execute(text("DELETE FROM indicator_sets WHERE NOT (version = ANY(:keep))"), {"keep": packaged})
+            # a browser's last request of the previous test may still be reading on the live server: the TRUNCATE
+            # can then lose a deadlock (PostgreSQL aborts one side); the reader's request ends, so take it again
+            for attempt in range(5):
+                try:
+                    _truncate(database["owner"])
+                    break
+                except OperationalError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 4:
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
+
+
+def _truncate(owner) -> None:
+    with owner.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+        # reference data a test may add: only the packaged indicator sets stay
+        packaged = [raw["version"] for raw in packaged_sets()]
+        conn.execute(text("DELETE FROM indicator_sets WHERE NOT (version = ANY(:keep))"), {"keep": packaged})
 
 
 @pytest.fixture(autouse=True)
