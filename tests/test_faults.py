@@ -9,9 +9,9 @@ import threading
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from kxflow.applications import operations
 from kxflow.core.db import db
 from kxflow.notifications.models import Notification
+from kxflow.workflow import audit as audit_trail
 from kxflow.workflow.models import Attachment, AuditRecord
 from tests.dbutil import PG_ADMIN_URL
 from tests.files import PDF, pdf
@@ -23,15 +23,16 @@ def test_a_connection_killed_mid_transition_leaves_nothing_half_written(world, a
     app_id = world.new_application()
     world.walk(app_id, ("submit", "zj_staff"))
     inside, go_on, backend = threading.Event(), threading.Event(), {}
-    real_notify = operations.notify_transition
+    real_move = audit_trail.record_move
 
-    def notify_then_wait(application, audit):  # the state has moved and the audit row is flushed
+    def move_then_wait(*args, **kwargs):  # the state has moved, its audit row and notifications are written
+        written = real_move(*args, **kwargs)
         backend["pid"] = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
         inside.set()
         go_on.wait(10)
-        real_notify(application, audit)
+        return written
 
-    monkeypatch.setattr(operations, "notify_transition", notify_then_wait)
+    monkeypatch.setattr(audit_trail, "record_move", move_then_wait)
     answers = []
     request = threading.Thread(
         target=lambda: answers.append(world.fire(app_id, "county_approve", "zj_leader", comment="同意"))
@@ -54,7 +55,7 @@ def test_a_connection_killed_mid_transition_leaves_nothing_half_written(world, a
         assert db.session.scalar(audit) == 1  # the submission only
         told = select(func.count(Notification.id)).where(Notification.application_id == app_id)
         notified_before = db.session.scalar(told)
-    monkeypatch.setattr(operations, "notify_transition", real_notify)
+    monkeypatch.setattr(audit_trail, "record_move", real_move)
     retry = world.fire(app_id, "county_approve", "zj_leader", comment="同意")  # the same request, again
     assert retry.status_code == 200, retry.json
     assert world.db_application(app_id).state == "province_review"

@@ -24,11 +24,12 @@ from kxflow.core.fields import CHINA
 from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.indicators.evaluate import Evaluation, evaluate, validate_values
 from kxflow.indicators.models import definition_for
-from kxflow.notifications.operations import notify_transition
+from kxflow.notifications.operations import transition_notices
 from kxflow.regions.models import County
-from kxflow.reminders.operations import plan_for_stage, set_stage_dates
+from kxflow.reminders.operations import plan_for_stage, set_stage_dates, stage_reminders
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow import holders
+from kxflow.workflow.before_move import read_before_move
 from kxflow.workflow.guards import GuardContext
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
@@ -287,7 +288,9 @@ def fire_trigger(
             state=app.state,
             allowed_triggers=allowed_triggers(app, user),
         )
-    claim = holders.claim_row(app)  # read once: the claim decides who may act, in whose name, and ends on a move
+    # read once, the row locked: the claim decides who may act, in whose name, and ends on a move
+    read = read_before_move(app)
+    claim = read.claim
     holder = holders.of_stage(claim, app)
     holders.require_may_act_with(user, app, holder)  # claimed by someone else at this level: 409 naming them
     if trigger == Trigger.RECALL:
@@ -295,7 +298,7 @@ def fire_trigger(
     limits.require_length("comment", comment, limits.COMMENT)
     comment = comment.strip() if comment and comment.strip() else None
     now = clock.now()
-    ctx = GuardContext(application=app, actor=user, comment=comment, now=now)
+    ctx = GuardContext(application=app, actor=user, comment=comment, now=now, read_attachments=read.attachments)
     reasons = ctx.all_reasons(spec.guards)
     if reasons:
         raise GuardFailed(reasons=reasons)
@@ -317,11 +320,18 @@ def fire_trigger(
     holders.clear_if_moved(app, from_state, claim)
     # the row was locked by get_application(for_update=True) above; the version check happens here, with the
     # audit row: a concurrent winner makes both fail
-    audit = audit_trail.record_move(
-        app, user, trigger, from_state=from_state, at=now, comment=comment, snapshot=snapshot
+    audit_trail.record_move(
+        app,
+        user,
+        trigger,
+        from_state=from_state,
+        at=now,
+        comment=comment,
+        snapshot=snapshot,
+        head=read.head,
+        row_id=read.row_id,
+        along=lambda audit: [*transition_notices(app, audit), *stage_reminders(app, f"a{audit.id}")],
     )
-    notify_transition(app, audit)
-    plan_for_stage(app, f"a{audit.id}")
     return app
 
 

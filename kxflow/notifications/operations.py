@@ -33,6 +33,7 @@ from kxflow.core.formats import fmt_date, fmt_dt
 from kxflow.core.types import UTCDateTime
 from kxflow.notifications.models import EmailDelivery, Notification
 from kxflow.regions.models import County
+from kxflow.workflow.audit import MOVE_GATE, Write
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.states import State, state_label
 from kxflow.workflow.triggers import HOLDER_ROLE, trigger_label
@@ -60,9 +61,9 @@ def _bound_scope(role: Role) -> ColumnElement[bool]:
     """``in_scope`` with the application's county and province as bound parameters (the statement is built once)."""
     clause = User.role == role.value
     if role in (Role.COUNTY_STAFF, Role.COUNTY_LEADER):
-        clause = and_(clause, User.county_code == bindparam("county_code", type_=String))
+        clause = and_(clause, User.county_code == bindparam("notice_county_code", type_=String))
     elif role == Role.PROVINCE_REVIEWER:
-        clause = and_(clause, User.province_code == bindparam("province_code", type_=String))
+        clause = and_(clause, User.province_code == bindparam("notice_province_code", type_=String))
     return clause
 
 
@@ -77,45 +78,56 @@ _TRANSITION_COLUMNS = (
     "email_status",
     "dedupe_key",
     "created_at",
+    "email_attempts",  # named: a column default is not filled in where the INSERT is a CTE of another statement
 )
-# (the holder's role, whether the county clerk is told) -> the INSERT … SELECT, built once with bound values
-_TRANSITION_INSERTS: dict[tuple[Role | None, bool], Insert] = {}
+# (the holder's role, whether the county clerk is told) -> the INSERT … SELECT, built once with bound values, as is
+# and gated on the move (to go in the move's own statement)
+_TRANSITION_INSERTS: dict[tuple[Role | None, bool], tuple[Insert, Insert]] = {}
 
 
-def _transition_insert(holder: Role | None, inform_county: bool) -> Insert:
-    stmt = _TRANSITION_INSERTS.get((holder, inform_county))
-    if stmt is None:
+def _inline(value: str | int) -> ColumnElement:
+    """A constant written into the statement rather than sent as a value: the statement, sent with the move, stays
+    under the driver's limits for caching its parsed form (50 values, 4,096 characters)."""
+    return literal(value, literal_execute=True)
+
+
+def _transition_insert(holder: Role | None, inform_county: bool) -> tuple[Insert, Insert]:
+    stmts = _TRANSITION_INSERTS.get((holder, inform_county))
+    if stmts is None:
         acting = _bound_scope(holder) if holder is not None else false()
         informed = _bound_scope(Role.COUNTY_STAFF) if inform_county else false()
-        kind = case((acting, literal("action_required")), else_=literal("info"))
+        kind = case((acting, _inline("action_required")), else_=_inline("info"))
         recipients = select(
             User.id,
-            bindparam("application_id", type_=Integer),
-            bindparam("audit_id", type_=Integer),
+            bindparam("notice_application_id", type_=Integer),
+            bindparam("notice_audit_id", type_=Integer),
             kind,
-            literal("transition"),
-            bindparam("params", type_=JSON),
+            _inline("transition"),
+            bindparam("notice_params", type_=JSON),
             or_(acting, User.email_all.is_(True)),
-            case((acting, literal("pending")), (User.email_all.is_(True), literal("pending")), else_=literal("none")),
-            bindparam("dedupe_prefix", type_=String) + cast(User.id, String),
-            bindparam("created_at", type_=UTCDateTime),
-        ).where(User.active.is_(True), User.id != bindparam("actor_id", type_=Integer), or_(acting, informed))
+            case((acting, _inline("pending")), (User.email_all.is_(True), _inline("pending")), else_=_inline("none")),
+            bindparam("notice_dedupe_prefix", type_=String) + cast(User.id, String),
+            bindparam("notice_created_at", type_=UTCDateTime),
+            _inline(0),
+        ).where(User.active.is_(True), User.id != bindparam("notice_actor_id", type_=Integer), or_(acting, informed))
         # on the table, not the entity: the ORM would read the parameters as rows of a bulk INSERT
-        stmt = insert(Notification.__table__).from_select(list(_TRANSITION_COLUMNS), recipients)
-        _TRANSITION_INSERTS[(holder, inform_county)] = stmt
-    return stmt
+        table = Notification.__table__
+        stmts = (
+            insert(table).from_select(list(_TRANSITION_COLUMNS), recipients),
+            insert(table).from_select(list(_TRANSITION_COLUMNS), recipients.where(MOVE_GATE)),
+        )
+        _TRANSITION_INSERTS[(holder, inform_county)] = stmts
+    return stmts
 
 
-def notify_transition(app: Application, audit: AuditRecord) -> None:
-    """Writes one notification row per recipient of a transition, in one INSERT … SELECT (no commit).
-
-    The next holder is asked to act; the county clerk is told of outcomes; the actor is not told
-    of their own action. The statement is built once per kind of recipient set; only values change.
-    """
+def transition_notices(app: Application, audit: AuditRecord) -> list[Write]:
+    """One notification row per recipient of a transition, in one INSERT … SELECT: the next holder is asked to act,
+    the county clerk is told of outcomes, the actor is not told of their own action. The statement is built once
+    per kind of recipient set; only values change. Written with the move (``record_move``'s ``along``)."""
     holder = HOLDER_ROLE.get(audit.to_state)
     inform_county = audit.to_state in _COUNTY_INFO_STATES and holder != Role.COUNTY_STAFF
     if holder is None and not inform_county:
-        return
+        return []
     params = {
         "county": app.county.name,
         "trigger": audit.trigger,
@@ -123,19 +135,23 @@ def notify_transition(app: Application, audit: AuditRecord) -> None:
         "to_state": audit.to_state,
         "comment": audit.comment,
     }
-    db.session.execute(
-        _transition_insert(holder, inform_county),
-        {
-            "application_id": app.id,
-            "audit_id": audit.id,
-            "params": params,
-            "dedupe_prefix": f"audit:{audit.id}:user:",
-            "created_at": audit.at,
-            "actor_id": audit.actor_id,
-            "county_code": app.county_code,
-            "province_code": app.province_code,
-        },
-    )
+    plain, gated = _transition_insert(holder, inform_county)
+    return [
+        Write(
+            plain,
+            gated,
+            {
+                "notice_application_id": app.id,
+                "notice_audit_id": audit.id,
+                "notice_params": params,
+                "notice_dedupe_prefix": f"audit:{audit.id}:user:",
+                "notice_created_at": audit.at,
+                "notice_actor_id": audit.actor_id,
+                "notice_county_code": app.county_code,
+                "notice_province_code": app.province_code,
+            },
+        )
+    ]
 
 
 def notify_users(

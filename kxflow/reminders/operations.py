@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import JSON, Integer, String, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import JSON, Integer, String, and_, any_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +32,7 @@ from kxflow.reminders.models import REMINDER_KINDS, Reminder, pending
 from kxflow.workdays.calendar import add_workdays, on_workday_after, subtract_workdays
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow import holders
+from kxflow.workflow.audit import MOVE_GATE, Write
 from kxflow.workflow.models import Application
 from kxflow.workflow.scope import followed_up, get_followed, visible
 from kxflow.workflow.states import BEFORE_MINISTRY, State
@@ -175,17 +176,27 @@ _CANCEL = (
 _INSERT = insert(_REMINDERS)
 
 
+def _cancel_params(app: Application, kinds: tuple[str, ...], now: datetime) -> dict[str, Any]:
+    return {"of_application": app.id, "of_kinds": list(kinds), "cancelled_now": now}
+
+
+def _new_rows_params(app: Application, rows: list[dict], now: datetime) -> dict[str, Any]:
+    """The rows as arrays, one per column that differs between them (``_NEW_ROWS``)."""
+    return {
+        "new_application": app.id,
+        "new_state": app.state,
+        "new_created_at": now,
+        **{f"new_{column}": [row[column] for row in rows] for column in _PER_ROW},
+    }
+
+
 def _cancel_pending(app: Application, kinds: tuple[str, ...]) -> None:
-    db.session.execute(_CANCEL, {"of_application": app.id, "of_kinds": list(kinds), "cancelled_now": clock.now()})
+    db.session.execute(_CANCEL, _cancel_params(app, kinds, clock.now()))
 
 
-def _plan(
-    app: Application, tag: str, *, deadlines: bool = True, sla: bool = True, cancel: tuple[str, ...] = ()
-) -> None:
-    """Reminders before a due date go out on the working day before when they would fall on a rest day;
-    prompts after something has ended wait for the next working day. ``cancel``: the kinds whose pending
-    reminders are cancelled first."""
-    now = clock.now()
+def _rows(app: Application, tag: str, now: datetime, *, deadlines: bool = True, sla: bool = True) -> list[dict]:
+    """The reminders of the application's present stage. Reminders before a due date go out on the working day
+    before when they would fall on a rest day; prompts after something has ended wait for the next working day."""
     call = app.call
     rows: list[dict] = []
 
@@ -226,6 +237,16 @@ def _plan(
         for days in RECTIFICATION_REMIND_DAYS_BEFORE:
             add("rectification_due", subtract_workdays(app.rectification_due, days), days)
         add("rectification_passed", on_workday_after(app.rectification_due), 0)
+    return rows
+
+
+def _plan(
+    app: Application, tag: str, *, deadlines: bool = True, sla: bool = True, cancel: tuple[str, ...] = ()
+) -> None:
+    """Plans the reminders of the application's present stage (``_rows``). ``cancel``: the kinds whose pending
+    reminders are cancelled first."""
+    now = clock.now()
+    rows = _rows(app, tag, now, deadlines=deadlines, sla=sla)
     if cancel and rows and is_postgres():
         # one round trip: the cancelling UPDATE as a CTE of the INSERT (both see the rows as they were before the
         # statement, so the new rows are not cancelled). The rows go as arrays, unnested, so the statement is the
@@ -233,15 +254,7 @@ def _plan(
         # which cost more than the round trip saved).
         db.session.execute(
             _CANCEL_AND_INSERT,
-            {
-                "of_application": app.id,
-                "of_kinds": list(cancel),
-                "cancelled_now": now,
-                "new_application": app.id,
-                "new_state": app.state,
-                "new_created_at": now,
-                **{f"new_{column}": [row[column] for row in rows] for column in _PER_ROW},
-            },
+            {**_cancel_params(app, cancel, now), **_new_rows_params(app, rows, now)},
         )
         return
     if cancel:
@@ -263,29 +276,62 @@ _NEW_ROWS = (
     .table_valued(*_PER_ROW)
     .render_derived()
 )
-_CANCEL_AND_INSERT = (
-    insert(_REMINDERS)
-    .from_select(
-        ["application_id", "kind", "state", "offset_days", "due_at", "dedupe_key", "params", "created_at", "attempts"],
-        select(
-            bindparam("new_application", type_=Integer),
-            _NEW_ROWS.c.kind,
-            bindparam("new_state", type_=String),
-            _NEW_ROWS.c.offset_days,
-            _NEW_ROWS.c.due_at,
-            _NEW_ROWS.c.dedupe_key,
-            literal({}, JSON),
-            bindparam("new_created_at", type_=UTCDateTime),
-            literal(0, Integer),
-        ).select_from(_NEW_ROWS),
+_NEW_ROWS_SELECT = select(
+    bindparam("new_application", type_=Integer),
+    _NEW_ROWS.c.kind,
+    bindparam("new_state", type_=String),
+    _NEW_ROWS.c.offset_days,
+    _NEW_ROWS.c.due_at,
+    _NEW_ROWS.c.dedupe_key,
+    literal({}, JSON),
+    bindparam("new_created_at", type_=UTCDateTime),
+    literal(0, Integer, literal_execute=True),
+).select_from(_NEW_ROWS)
+_NEW_ROWS_COLUMNS = [
+    "application_id",
+    "kind",
+    "state",
+    "offset_days",
+    "due_at",
+    "dedupe_key",
+    "params",
+    "created_at",
+    "attempts",
+]
+_INSERT_NEW_ROWS = insert(_REMINDERS).from_select(_NEW_ROWS_COLUMNS, _NEW_ROWS_SELECT)
+_CANCEL_AND_INSERT = _INSERT_NEW_ROWS.add_cte(_CANCEL.returning(_REMINDERS.c.id).cte("cancelled"))
+# the same, each gated on the move, to go in its statement as CTEs (one level of WITH only: PostgreSQL refuses a
+# data-modifying WITH nested in another)
+_CANCEL_GATED = (
+    update(_REMINDERS)
+    .where(
+        _REMINDERS.c.application_id == bindparam("of_application"),
+        _REMINDERS.c.kind == any_(bindparam("of_kinds", type_=ARRAY(String))),  # one value, not one per kind
+        pending(_REMINDERS.c),
+        MOVE_GATE,
     )
-    .add_cte(_CANCEL.returning(_REMINDERS.c.id).cte("cancelled"))
+    .values(cancelled_at=bindparam("cancelled_now"))
 )
+_INSERT_NEW_ROWS_GATED = insert(_REMINDERS).from_select(_NEW_ROWS_COLUMNS, _NEW_ROWS_SELECT.where(MOVE_GATE))
 
 
 def plan_for_stage(app: Application, entered_by: str) -> None:
     """Cancels the reminders of the stage the application left and plans those of the one it is in."""
     _plan(app, entered_by, cancel=STAGE_KINDS)
+
+
+def stage_reminders(app: Application, entered_by: str) -> list[Write]:
+    """``plan_for_stage`` as writes to go with the move (``record_move``'s ``along``): on PostgreSQL, the
+    cancelling UPDATE and the INSERT of the new rows (as arrays) in the move's own statement."""
+    now = clock.now()
+    rows = _rows(app, entered_by, now)
+    cancel = _cancel_params(app, STAGE_KINDS, now)
+    if not is_postgres():
+        return [Write(_CANCEL, _CANCEL_GATED, cancel), *([Write(_INSERT, _INSERT, rows)] if rows else [])]
+    writes = [Write(_CANCEL, _CANCEL_GATED, cancel)]
+    if rows:
+        writes.append(Write(_INSERT_NEW_ROWS, _INSERT_NEW_ROWS_GATED, _new_rows_params(app, rows, now)))
+    return writes
 
 
 def replan_after_extension(app: Application, tag: str) -> None:

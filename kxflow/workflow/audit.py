@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, event, insert, inspect, select, update
+from sqlalchemy import Executable, Integer, Update, bindparam, event, exists, insert, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -130,17 +131,25 @@ def record_move(
     at: datetime,
     comment: str | None = None,
     snapshot: dict[str, Any] | None = None,
+    head: str | None = None,
+    row_id: int | None = None,
+    along: Callable[[AuditRecord], list[Write]] | None = None,
 ) -> AuditRecord:
     """A transition, written: the application's changed columns (its version checked and moved on) and its row of
     the trail, hash-chained like every other. The caller holds the application's row lock (``SELECT … FOR
     UPDATE``), so the chain's head cannot move under it. On PostgreSQL the UPDATE and the INSERT are one statement
     (the INSERT takes its row from the UPDATE's, so a lost version check inserts nothing); elsewhere two.
 
+    ``head``: the trail's last hash, if the caller read it after taking the lock (else it is read here).
+    ``along``: what else the move writes (its notifications, its reminders), given the audit row. With ``row_id``
+    (an id taken for the audit row beforehand, ``reserve_row_id``) on PostgreSQL, those writes go in the move's own
+    statement, each gated on the move's version check (``MOVE_GATE``); otherwise they run after it, one by one.
+
     A version check that fails raises ``StaleDataError``, as the ORM's own flush would: the request answers 409 and
     nothing is written. The application object is left as if flushed (its new version included)."""
     session = db.session
     with session.no_autoflush:  # the application's changes go out below, with the audit row, not in a flush
-        return _record_move(session, app, actor, trigger, from_state, at, comment, snapshot)
+        return _record_move(session, app, actor, trigger, from_state, at, comment, snapshot, head, row_id, along)
 
 
 def _record_move(
@@ -152,8 +161,11 @@ def _record_move(
     at: datetime,
     comment: str | None,
     snapshot: dict[str, Any] | None,
+    head: str | None,
+    row_id: int | None,
+    along: Callable[[AuditRecord], list[Write]] | None,
 ) -> AuditRecord:
-    prev = _head(app.id, locked=True)
+    prev = head if head is not None else _head(app.id, locked=True)
     fields = _row_fields(app, actor, trigger, from_state, at, comment, snapshot)
     values = {**fields, "prev_hash": prev, "row_hash": row_hash(fields, prev)}
     changes = _unflushed_columns(app)
@@ -166,15 +178,33 @@ def _record_move(
         **{f"row_{name}": value for name, value in values.items()},
     }
     postgres = is_postgres()
-    move = _move_statement(tuple(changes), postgres)
-    if postgres:
+    together = postgres and row_id is not None
+    writes: list[Write] = []
+    if together:
+        row = AuditRecord(id=row_id, **values)
+        writes = along(row) if along else []
+        for write in writes:
+            # a value named like a column would be taken by SQLAlchemy as one more column to SET in every UPDATE
+            # of the statement (and a name used twice would get one value)
+            clash = (params.keys() | _column_names()) & write.params.keys()
+            if clash:
+                raise ValueError(f"a write along the move names its values like others or like columns: {clash}")
+            params.update(write.params)
+        params["row_id"] = row_id
+        move = _move_with(tuple(changes), tuple(write.gated for write in writes))
         new_id = session.execute(move, params).scalar()
+    elif postgres:
+        new_id = session.execute(_move_statement(tuple(changes), postgres), params).scalar()
     else:
         new_id = None
-        if session.execute(move, params).rowcount == 1:
+        if session.execute(_move_statement(tuple(changes), postgres), params).rowcount == 1:
             new_id = session.execute(_INSERT_AUDIT, values).inserted_primary_key[0]
     if new_id is None:
         raise StaleDataError(f"application {app.id}: version {version} was changed by someone else")
+    if not together:
+        row = AuditRecord(id=new_id, **values)
+        for write in along(row) if along else []:
+            session.execute(write.plain, write.params)
     for key, value in changes.items():
         set_committed_value(app, key, value)
     set_committed_value(app, "version", version + 1)
@@ -183,7 +213,6 @@ def _record_move(
         # nothing of it is left to write: off the session's list of modified objects, as after a flush (otherwise
         # every later flush of the request walks the ORM's unit of work to find nothing to do)
         state._commit_all(state.dict, session.identity_map)
-    row = AuditRecord(id=new_id, **values)
     make_transient_to_detached(row)  # written above: the session holds it as loaded, with nothing to flush
     session.add(row)
     session.info.setdefault(_TAILS, {})[app.id] = row
@@ -196,6 +225,61 @@ _INSERT_AUDIT = insert(_AUDIT)
 _AUDIT_COLUMNS = (*_ROW_CONTENT, "prev_hash", "row_hash")
 _MOVES: dict[tuple[tuple[str, ...], bool], Executable] = {}
 
+# True, on the snapshot a statement reads, exactly when the move in that statement writes: the application is still at
+# the version it was read at. (The caller holds the row lock, so nobody else can change it before the UPDATE does.)
+# A write that goes in the move's own statement carries it, so that a lost version check writes nothing at all.
+MOVE_GATE = exists().where(
+    _APPLICATIONS.c.id == bindparam("move_id", type_=Integer),
+    _APPLICATIONS.c.version == bindparam("move_version", type_=Integer),
+)
+
+
+@dataclass(frozen=True)
+class Write:
+    """A statement a transition writes with its move: ``plain`` to run after it, ``gated`` (the same, with
+    ``MOVE_GATE``) to run inside its statement; both built once, with these bound values."""
+
+    plain: Executable
+    gated: Executable
+    params: dict[str, Any]
+
+
+@cache
+def _column_names() -> frozenset[str]:
+    """Every table's column names (asked once all models are imported: at the first move)."""
+    return frozenset(column.name for table in db.metadata.tables.values() for column in table.columns)
+
+
+_TOGETHER: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[tuple[Executable, ...], Executable]] = {}
+
+
+def _move_with(columns: tuple[str, ...], writes: tuple[Executable, ...]) -> Executable:
+    """PostgreSQL: the move, its audit row (under the id reserved for it, ``row_id``) and these gated writes, as one
+    statement; each write a data-modifying CTE of it. Built once per set of columns and writes."""
+    key = (columns, tuple(id(w) for w in writes))
+    if key not in _TOGETHER:
+        moved = _version_checked_update(columns).returning(_APPLICATIONS.c.id).cte("moved")
+        row = select(
+            bindparam("row_id", type_=Integer),
+            *(bindparam(f"row_{c}", type_=_AUDIT.c[c].type) for c in _AUDIT_COLUMNS),
+        ).select_from(moved)
+        statement = (
+            insert(_AUDIT)
+            .from_select(["id", *_AUDIT_COLUMNS], row)
+            .returning(_AUDIT.c.id)
+            .add_cte(moved, *(write.cte(f"along_{n}") for n, write in enumerate(writes)))
+        )
+        _TOGETHER[key] = (writes, statement)  # the writes kept: their ids stay theirs while the key holds them
+    return _TOGETHER[key][1]
+
+
+def _version_checked_update(columns: tuple[str, ...]) -> Update:
+    return (
+        update(_APPLICATIONS)
+        .where(_APPLICATIONS.c.id == bindparam("move_id"), _APPLICATIONS.c.version == bindparam("move_version"))
+        .values({**{name: bindparam(f"set_{name}") for name in columns}, "version": bindparam("set_version")})
+    )
+
 
 def _move_statement(columns: tuple[str, ...], postgres: bool) -> Executable:
     """The version-checked UPDATE of these application columns (and, on PostgreSQL, the audit row's INSERT fed by
@@ -203,11 +287,7 @@ def _move_statement(columns: tuple[str, ...], postgres: bool) -> Executable:
     ``set_<column>``, ``row_<audit column>``."""
     key = (columns, postgres)
     if key not in _MOVES:
-        move = (
-            update(_APPLICATIONS)
-            .where(_APPLICATIONS.c.id == bindparam("move_id"), _APPLICATIONS.c.version == bindparam("move_version"))
-            .values({**{name: bindparam(f"set_{name}") for name in columns}, "version": bindparam("set_version")})
-        )
+        move = _version_checked_update(columns)
         if postgres:
             moved = move.returning(_APPLICATIONS.c.id).cte("moved")
             row = select(*(bindparam(f"row_{c}", type_=_AUDIT.c[c].type) for c in _AUDIT_COLUMNS)).select_from(moved)

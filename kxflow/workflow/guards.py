@@ -56,6 +56,7 @@ class GuardContext:
     now: datetime
     _cache: dict[str, list[str]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    read_attachments: list[tuple[int, str]] | None = None  # already read with the lock (``before_move``)
 
     def reasons(self, name: str) -> list[str]:
         if name not in self._cache:
@@ -74,6 +75,8 @@ class GuardContext:
     @cached_property
     def attachments(self) -> list[tuple[int, str]]:
         """(id, kind) of the application's current attachments, read once per transition."""
+        if self.read_attachments is not None:
+            return self.read_attachments
         rows = db.session.execute(_CURRENT_ATTACHMENTS, {"application_id": self.application.id})
         return [(r.id, r.kind) for r in rows]
 

@@ -128,7 +128,7 @@ def claim_row(app: Application) -> TaskHolder | None:
     once (``session.get`` with options built its query anew on every call: half the cost of the read); a row the
     session already holds is taken from it, with no statement, as ``session.get`` does."""
     if _HOLDERS.identity_key_from_primary_key((app.id,)) in db.session.identity_map:
-        return db.session.get(TaskHolder, app.id, options=_UNJOINED)
+        return db.session.get(TaskHolder, app.id, options=UNJOINED)
     return db.session.scalars(_CLAIM_ROW, {"application_id": app.id}).first()
 
 
@@ -142,9 +142,9 @@ def current(app: Application) -> TaskHolder | None:
     return of_stage(claim_row(app), app)
 
 
-_UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
+UNJOINED = (lazyload(TaskHolder.holder), lazyload(TaskHolder.delegate))
 _HOLDERS = inspect(TaskHolder)
-_CLAIM_ROW = select(TaskHolder).where(TaskHolder.application_id == bindparam("application_id")).options(*_UNJOINED)
+_CLAIM_ROW = select(TaskHolder).where(TaskHolder.application_id == bindparam("application_id")).options(*UNJOINED)
 
 
 def running_deputies(user_ids: list[int], day: date | None = None) -> list[Deputy]:
