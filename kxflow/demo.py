@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -71,6 +72,15 @@ DEMO_INDICATORS = {
 }
 
 
+# what the demo's calls share unless one says otherwise: three places a province, three experts an
+# application, a pass at 70 points, indicator set version 1
+DEMO_CALL = {"province_quota": 3, "min_experts": 3, "score_threshold": 70.0, "indicator_set_version": "2026.1"}
+
+
+def _demo_call(ministry: User, **data: Any) -> Call:
+    return create_call(ministry, DEMO_CALL | data)
+
+
 def seed_demo() -> list[tuple[str, str, str]]:
     """Idempotent. Returns (username, role, display name) of every demo user."""
     load_packaged_sets()
@@ -95,20 +105,14 @@ def seed_demo() -> list[tuple[str, str, str]]:
             f"{c},2024,{r},{s}\n" for c, r, s in DEMO_ASSESSMENT_2024
         )
         import_round(users["ministry"], "2024年全国县（市）科技进步考核结果.csv", rows.encode("utf-8"))
-        call = create_call(
+        call = _demo_call(
             users["ministry"],
-            {
-                "title": f"{now.year}年度国家科技进步示范县（市）申报",
-                "year": now.year,
-                "opens_at": now - timedelta(days=45),
-                "county_deadline": now + timedelta(days=30),
-                "province_deadline": now + timedelta(days=45),
-                "province_quota": 3,
-                "quota_overrides": {"330000": 6},
-                "min_experts": 3,
-                "score_threshold": 70.0,
-                "indicator_set_version": "2026.1",
-            },
+            title=f"{now.year}年度国家科技进步示范县（市）申报",
+            year=now.year,
+            opens_at=now - timedelta(days=45),
+            county_deadline=now + timedelta(days=30),
+            province_deadline=now + timedelta(days=45),
+            quota_overrides={"330000": 6},
         )
         # 安吉县's half-filled draft: it declares its 2024 assessment as 2025, which the import corrects
         app = create_application(users["zj_county"], call.id)
@@ -357,19 +361,14 @@ def _next_call(current: Call, users: dict[str, User]) -> None:
     """Next year's call, announced already: it opens after this one's county deadline, on indicator set
     version 2 (every task of the plan); the calls before it stay on version 1."""
     opens = current.county_deadline + timedelta(days=60)
-    create_call(
+    _demo_call(
         users["ministry"],
-        {
-            "title": f"{opens.year}年度国家科技进步示范县（市）申报（第二版指标）",
-            "year": opens.year,
-            "opens_at": opens,
-            "county_deadline": opens + timedelta(days=75),
-            "province_deadline": opens + timedelta(days=90),
-            "province_quota": 3,
-            "min_experts": 3,
-            "score_threshold": 70.0,
-            "indicator_set_version": "2026.2",
-        },
+        title=f"{opens.year}年度国家科技进步示范县（市）申报（第二版指标）",
+        year=opens.year,
+        opens_at=opens,
+        county_deadline=opens + timedelta(days=75),
+        province_deadline=opens + timedelta(days=90),
+        indicator_set_version="2026.2",
     )
 
 
@@ -379,19 +378,14 @@ def _closed_out_call(stages: _Stages, users: dict[str, User]) -> None:
     now = clock.now()
     start = now - timedelta(days=70)
     with clock.at(start):
-        call = create_call(
+        call = _demo_call(
             users["ministry"],
-            {
-                "title": f"{start.year}年度国家科技进步示范县（市）补充申报",
-                "year": start.year,
-                "opens_at": start - timedelta(days=1),
-                "county_deadline": now - timedelta(days=10),
-                "province_deadline": now + timedelta(days=20),
-                "province_quota": 2,
-                "min_experts": 3,
-                "score_threshold": 70.0,
-                "indicator_set_version": "2026.1",
-            },
+            title=f"{start.year}年度国家科技进步示范县（市）补充申报",
+            year=start.year,
+            opens_at=start - timedelta(days=1),
+            county_deadline=now - timedelta(days=10),
+            province_deadline=now + timedelta(days=20),
+            province_quota=2,
         )
         late, _, _ = stages.open(call, "330681", "诸暨市")
         returned, clerk, leader = stages.open(call, "330683", "嵊州市")
@@ -414,19 +408,13 @@ def _designated_three_years_ago(stages: _Stages, users: dict[str, User]) -> None
     now = clock.now()
     start = now - timedelta(days=3 * 365 + 60)
     with clock.at(start):
-        call = create_call(
+        call = _demo_call(
             ministry,
-            {
-                "title": f"{start.year}年度国家科技进步示范县（市）申报",
-                "year": start.year,
-                "opens_at": start - timedelta(days=1),
-                "county_deadline": start + timedelta(days=30),
-                "province_deadline": start + timedelta(days=45),
-                "province_quota": 3,
-                "min_experts": 3,
-                "score_threshold": 70.0,
-                "indicator_set_version": "2026.1",
-            },
+            title=f"{start.year}年度国家科技进步示范县（市）申报",
+            year=start.year,
+            opens_at=start - timedelta(days=1),
+            county_deadline=start + timedelta(days=30),
+            province_deadline=start + timedelta(days=45),
         )
     for n, (code, name, fate) in enumerate(DEMO_HISTORY):
         with clock.at(start + timedelta(hours=n)):

@@ -5,32 +5,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kxflow.accounts.models import User
-from kxflow.calls.operations import create_call
 from kxflow.core import clock
-from kxflow.core.db import db
+from tests.factories import open_call
 from tests.web_support import Browser
 
 
 def _calls(app, world, n: int) -> None:
     with app.app_context():
-        ministry = db.session.get(User, world.ids["ministry"])
         now = clock.now()
         for i in range(n):
             opens = now + timedelta(days=40 + i)  # announced, not open yet
-            create_call(
-                ministry,
-                {
-                    "title": f"{2030 + i}年度专项申报",
-                    "year": 2030 + i,
-                    "opens_at": opens,
-                    "county_deadline": opens + timedelta(days=30),
-                    "province_deadline": opens + timedelta(days=45),
-                    "province_quota": 2,
-                    "indicator_set_version": "2026.1",
-                },
+            open_call(
+                world,
+                title=f"{2030 + i}年度专项申报",
+                year=2030 + i,
+                opens_at=opens,
+                county_deadline=opens + timedelta(days=30),
+                province_deadline=opens + timedelta(days=45),
             )
-        db.session.commit()
 
 
 def test_the_calls_list_is_searched_filtered_and_paged(world, app):

@@ -12,7 +12,7 @@ from kxflow.accounts.models import User
 from kxflow.calls.models import Call
 from kxflow.core import clock
 from kxflow.core.db import db
-from tests.factories import PASSWORD, build_world
+from tests.factories import PASSWORD, build_world, open_call
 from tests.web_support import Browser
 
 
@@ -42,24 +42,16 @@ def test_inbox_lists_my_work_most_urgent_first_with_overdue_marked(app, client):
     early = world.new_application("zj_staff")
     world.walk(early, ("submit", "zj_staff"))
     with app.app_context():  # a second, older call whose county deadline has passed
-        ministry = db.session.get(User, world.ids["ministry"])
-        from kxflow.calls.operations import create_call
-
         now = clock.now()
-        late_call = create_call(
-            ministry,
-            {
-                "title": "上一批次",
-                "year": 2025,
-                "opens_at": now - timedelta(days=60),
-                "county_deadline": now + timedelta(days=3),
-                "province_deadline": now + timedelta(days=40),
-                "province_quota": 2,
-                "indicator_set_version": "2026.1",
-            },
+        late_call_id = open_call(
+            world,
+            title="上一批次",
+            year=2025,
+            opens_at=now - timedelta(days=60),
+            county_deadline=now + timedelta(days=3),
+            province_deadline=now + timedelta(days=40),
         )
-        db.session.commit()
-    overdue = world.new_application("zj_staff", call_id=late_call.id)
+    overdue = world.new_application("zj_staff", call_id=late_call_id)
     world.walk(overdue, ("submit", "zj_staff"))
     world.travel(clock.now() + timedelta(days=5))  # past the older call's county deadline
     html = Browser(app, "zj_leader").text("/tasks")
