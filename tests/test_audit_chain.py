@@ -203,3 +203,63 @@ def test_the_migration_chains_rows_written_before_it(tmp_path):
         assert r.exit_code == 0, r.output
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.pg_only
+def test_on_postgresql_a_transition_writes_everything_in_its_move_and_reads_once_after_the_lock(world, app):
+    """Issue 15 §1: the claim, the trail's head and the attachments are read in one statement once the row is
+    locked; the move, its audit row (under the id reserved then), its notifications and its reminders are one
+    statement. What the user gets is the same: the next level told, the reminders planned, the chain intact."""
+    from sqlalchemy import event
+
+    from kxflow.notifications.models import Notification
+    from kxflow.reminders.models import Reminder
+
+    app_id = world.new_application()
+    world.walk(app_id, ("submit", "zj_staff"))
+    world.headers("zj_leader")  # the token issued before counting
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = world.api(
+            "post", f"/api/v1/applications/{app_id}/transitions", "zj_leader", json={"trigger": "county_approve"}
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200 and r.json["state"] == "province_review", r.json
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
+    moves = [s for s in writes if s.startswith("WITH moved AS")]
+    assert len(moves) == 1, writes
+    assert all(f"INSERT INTO {table}" in moves[0] for table in ("audit_records", "notifications", "reminders"))
+    assert [s for s in writes if s not in moves and not s.startswith("UPDATE api_tokens")] == [], writes
+    reads = [s for s in seen if s.startswith("SELECT")]
+    assert sum("task_holders" in s for s in reads) == 1 and sum("FOR UPDATE" in s for s in reads) == 1, reads
+    assert len(reads) <= 4, reads  # the token, the lock, the reads after it, the answer's need (if any)
+
+    province = world.db_count(Notification, Notification.application_id == app_id, Notification.event == "transition")
+    assert province >= 2  # the submission's, then the province's call to act
+    pending = world.db_count(
+        Reminder,
+        Reminder.application_id == app_id,
+        Reminder.state == "province_review",
+        Reminder.cancelled_at.is_(None),
+    )
+    assert pending >= 1
+    assert (
+        world.db_count(
+            Reminder,
+            Reminder.application_id == app_id,
+            Reminder.state == "county_review",
+            Reminder.cancelled_at.is_(None),
+            Reminder.sent_at.is_(None),
+        )
+        == 0
+    )  # the county stage's reminders were cancelled in the same statement
+    r = app.test_cli_runner().invoke(args=["kxflow", "verify-audit"])
+    assert r.exit_code == 0 and "audit trail intact" in r.output, r.output
