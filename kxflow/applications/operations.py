@@ -29,7 +29,7 @@ from kxflow.regions.models import County
 from kxflow.reminders.operations import plan_for_stage, set_stage_dates, stage_reminders
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow import holders
-from kxflow.workflow.before_move import read_before_move
+from kxflow.workflow.before_move import lock_options, read_before_move
 from kxflow.workflow.guards import GuardContext
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
@@ -275,7 +275,7 @@ def fire_trigger(
     ``deadline`` is the rectification deadline of ``fail_recheck`` (default: the call's period).
     """
     spec = TRIGGERS_BY_NAME.get(trigger)
-    app = get_application(user, application_id, for_update=True)
+    app = get_application(user, application_id, for_update=True, options=lock_options())
     if spec is None:
         raise Invalid(fields={"trigger": [gettext("Unknown action %(trigger)s.", trigger=trigger)]})
     if user.role not in spec.roles:

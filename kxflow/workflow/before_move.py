@@ -1,5 +1,6 @@
 """What a transition reads once it holds the application's row lock — the claim on it, the last hash of its trail,
-its current attachments, and an id for the audit row it will write — in one statement on PostgreSQL.
+its current attachments, an id for the audit row it will write, and its call and county (the lock loads the row
+alone) — in one statement on PostgreSQL.
 
 Read after the lock, not folded into the locking SELECT: that statement's other reads would show the rows as they
 were before it waited for the lock (a claim taken meanwhile, a row appended to the trail)."""
@@ -7,9 +8,13 @@ were before it waited for the lock (a claim taken meanwhile, a row appended to t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import Sequence, bindparam, func, select
+from sqlalchemy import Select, Sequence, bindparam, func, inspect, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from kxflow.core.db import db, is_postgres
 from kxflow.workflow import holders
@@ -30,10 +35,19 @@ class BeforeMove:
     row_id: int | None = None
 
 
+def lock_options() -> tuple[LoaderOption, ...]:
+    """For the locking SELECT of the application: on PostgreSQL its call and county are left to ``read_before_move``
+    (which puts them in the session, where the application finds them), so the lock reads one row of one table."""
+    return (lazyload(Application.call), lazyload(Application.county)) if is_postgres() else ()
+
+
 def read_before_move(app: Application) -> BeforeMove:
     if not is_postgres():
         return BeforeMove(holders.claim_row(app))
-    row = db.session.execute(_READ, {"application_id": app.id}).one()
+    row = db.session.execute(_read(), {"application_id": app.id}).one()
+    # given to the application as loaded (a lazy load of a row locked with populate_existing would read them again)
+    set_committed_value(app, "call", row[1])
+    set_committed_value(app, "county", row[2])
     return BeforeMove(
         claim=row.TaskHolder,
         head=row.head or GENESIS,
@@ -50,21 +64,30 @@ def _current_attachments(column):
     )
 
 
-_READ = (
-    select(
-        TaskHolder,
-        select(AuditRecord.row_hash)
-        .where(AuditRecord.application_id == Application.id)
-        .order_by(AuditRecord.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label("head"),
-        _current_attachments(Attachment.id).label("attachment_ids"),
-        _current_attachments(Attachment.kind).label("attachment_kinds"),
-        Sequence("audit_records_id_seq").next_value().label("row_id"),
+@cache
+def _read() -> Select:
+    """Built once, at the first transition (the call and county are reached through the application's relationships:
+    the calls feature sits above the workflow, which names no class of it)."""
+    relationships = inspect(Application).relationships
+    return (
+        select(
+            TaskHolder,
+            relationships["call"].entity.class_,
+            relationships["county"].entity.class_,
+            select(AuditRecord.row_hash)
+            .where(AuditRecord.application_id == Application.id)
+            .order_by(AuditRecord.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("head"),
+            _current_attachments(Attachment.id).label("attachment_ids"),
+            _current_attachments(Attachment.kind).label("attachment_kinds"),
+            Sequence("audit_records_id_seq").next_value().label("row_id"),
+        )
+        .select_from(Application)
+        .join(Application.call)
+        .join(Application.county)
+        .outerjoin(TaskHolder, TaskHolder.application_id == Application.id)
+        .where(Application.id == bindparam("application_id"))
+        .options(*holders.UNJOINED)
     )
-    .select_from(Application)
-    .outerjoin(TaskHolder, TaskHolder.application_id == Application.id)
-    .where(Application.id == bindparam("application_id"))
-    .options(*holders.UNJOINED)
-)

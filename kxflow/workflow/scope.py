@@ -85,7 +85,9 @@ def applications_for(user: User) -> Select[tuple[Application]]:
     return select(Application).where(visible(user))
 
 
-def _one(stmt: Select, for_update: bool) -> Application:
+def _one(stmt: Select, for_update: bool, options: tuple = ()) -> Application:
+    if options:
+        stmt = stmt.options(*options)
     if for_update:
         # PostgreSQL: the second of two concurrent actors waits here and then sees the new state.
         # SQLite ignores FOR UPDATE; the version column catches the race there.
@@ -96,9 +98,10 @@ def _one(stmt: Select, for_update: bool) -> Application:
     return app
 
 
-def get_application(user: User, application_id: int, *, for_update: bool = False) -> Application:
-    """The application if the user may see it; otherwise 404, so ids outside scope reveal nothing."""
-    return _one(applications_for(user).where(Application.id == application_id), for_update)
+def get_application(user: User, application_id: int, *, for_update: bool = False, options: tuple = ()) -> Application:
+    """The application if the user may see it; otherwise 404, so ids outside scope reveal nothing. ``options``: how
+    to load it (``before_move.lock_options``)."""
+    return _one(applications_for(user).where(Application.id == application_id), for_update, options)
 
 
 def get_followed(user: User, application_id: int, *, for_update: bool = False) -> Application:
