@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import get_locale, gettext
 from sqlalchemy import func, select
 
-from kxflow.applications.operations import eligibility_refusal
+from kxflow.applications.operations import eligibility_refusal, title_dates
 from kxflow.calls.operations import quota_use
 from kxflow.core.db import db, is_postgres
 from kxflow.core.formats import fmt_dt
@@ -79,7 +79,8 @@ def before_province_deadline(ctx: GuardContext) -> list[str]:
 @guard("county_eligible")
 def county_eligible(ctx: GuardContext) -> list[str]:
     app = ctx.application
-    refusal = eligibility_refusal(app.county, app.call, ctx.now)
+    dates = ctx.fact("title_dates", lambda: title_dates(app.county_code))
+    refusal = eligibility_refusal(app.county, app.call, ctx.now, dates)
     return [refusal] if refusal else []
 
 

@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import String, bindparam, case, func, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.accounts.roles import Role
@@ -30,7 +32,7 @@ from kxflow.reminders.operations import plan_for_stage, set_stage_dates, stage_r
 from kxflow.workflow import audit as audit_trail
 from kxflow.workflow import holders
 from kxflow.workflow.before_move import lock_options, read_before_move
-from kxflow.workflow.guards import GuardContext
+from kxflow.workflow.guards import GuardContext, read_with_the_lock
 from kxflow.workflow.models import Application, AuditRecord
 from kxflow.workflow.scope import get_application
 from kxflow.workflow.states import HOLDS_TITLE, NOT_LIVE, State
@@ -64,17 +66,38 @@ def _add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-# one row, two dates: the county's latest designation of a title it still holds, and its latest revocation
-_TITLE_DATES = select(
-    func.max(case((Application.state.in_(HOLDS_TITLE), Application.designated_at))),
-    func.max(case((Application.state == State.REVOKED, Application.revoked_at))),
-).where(Application.county_code == bindparam("county_code"))
+def _title_dates(county_code: ColumnElement[str]) -> tuple[ColumnElement, ...]:
+    """Two subqueries: the county's latest designation of a title it still holds, and its latest revocation."""
+    held = aliased(Application)
+    return tuple(
+        select(func.max(case((condition, column)))).where(held.county_code == county_code).scalar_subquery()
+        for condition, column in (
+            (held.state.in_(HOLDS_TITLE), held.designated_at),
+            (held.state == State.REVOKED, held.revoked_at),
+        )
+    )
 
 
-def eligibility_refusal(county: County, call: Call, now: datetime) -> str | None:
+# built once: only the value changes
+_TITLE_DATES = select(*_title_dates(bindparam("county_code", type_=String)))
+
+
+@read_with_the_lock("county_eligible", "title_dates")
+def _title_dates_with_the_lock() -> tuple[ColumnElement, ...]:
+    """The same two dates of the locked application's county, read after a submission's row lock (``before_move``)."""
+    return _title_dates(Application.county_code)
+
+
+def title_dates(county_code: str) -> tuple[datetime | None, datetime | None]:
+    return tuple(db.session.execute(_TITLE_DATES, {"county_code": county_code}).one())
+
+
+def eligibility_refusal(
+    county: County, call: Call, now: datetime, dates: tuple[datetime | None, datetime | None] | None = None
+) -> str | None:
     """Why this county may not apply in this call, or None: a county holding the title may not apply while it
-    does; one whose title was revoked waits the call's number of years."""
-    designated, revoked = db.session.execute(_TITLE_DATES, {"county_code": county.code}).one()
+    does; one whose title was revoked waits the call's number of years. ``dates``: ``title_dates``, if read."""
+    designated, revoked = dates if dates is not None else title_dates(county.code)
     if designated is not None:
         return gettext(
             "%(county)s holds the title of national S&T progress demonstration county (designated %(date)s) and "
@@ -289,7 +312,7 @@ def fire_trigger(
             allowed_triggers=allowed_triggers(app, user),
         )
     # read once, the row locked: the claim decides who may act, in whose name, and ends on a move
-    read = read_before_move(app)
+    read = read_before_move(app, spec.guards)
     claim = read.claim
     holder = holders.of_stage(claim, app)
     holders.require_may_act_with(user, app, holder)  # claimed by someone else at this level: 409 naming them
@@ -298,7 +321,9 @@ def fire_trigger(
     limits.require_length("comment", comment, limits.COMMENT)
     comment = comment.strip() if comment and comment.strip() else None
     now = clock.now()
-    ctx = GuardContext(application=app, actor=user, comment=comment, now=now, read_attachments=read.attachments)
+    ctx = GuardContext(
+        application=app, actor=user, comment=comment, now=now, facts=read.facts, read_attachments=read.attachments
+    )
     reasons = ctx.all_reasons(spec.guards)
     if reasons:
         raise GuardFailed(reasons=reasons)

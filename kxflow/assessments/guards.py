@@ -3,17 +3,54 @@ the result a county declares agrees with the imported round (which is what it is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import gettext
+from sqlalchemy import select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.applications.operations import value_override
-from kxflow.assessments.models import PASSING
+from kxflow.assessments.models import PASSING, AssessmentResult
 from kxflow.assessments.operations import latest_result
-from kxflow.workflow.guards import GuardContext, guard
+from kxflow.calls.models import Call
+from kxflow.workflow.guards import GuardContext, guard, read_with_the_lock
 from kxflow.workflow.models import Application
 
 RESULT_KEY, YEAR_KEY = "latest_assessment_result", "latest_assessment_year"
+
+
+class Latest(NamedTuple):
+    result: str
+    round_year: int
+
+
+def _latest_subqueries() -> tuple[ColumnElement, ...]:
+    """The result and the year of the locked application's county's latest round up to its call's year, read after
+    a submission's row lock (``before_move``), where its call is joined."""
+    latest = (
+        select(AssessmentResult.result)
+        .where(AssessmentResult.county_code == Application.county_code, AssessmentResult.round_year <= Call.year)
+        .order_by(AssessmentResult.round_year.desc())
+        .limit(1)
+    )
+    columns = (AssessmentResult.result, AssessmentResult.round_year)
+    return tuple(latest.with_only_columns(column).scalar_subquery() for column in columns)
+
+
+read_with_the_lock("assessment_passed", "latest_assessment")(_latest_subqueries)
+read_with_the_lock("assessment_matches", "latest_assessment")(_latest_subqueries)
+
+
+def _latest(ctx: GuardContext) -> Latest | None:
+    """The county's latest result, read once per transition (with the lock, where it could be)."""
+    app = ctx.application
+
+    def read() -> tuple:
+        row = latest_result(app.county_code, app.call.year)
+        return (row.result, row.round_year) if row is not None else (None, None)
+
+    result, year = ctx.fact("latest_assessment", read)
+    return Latest(result, year) if result is not None else None
 
 
 @guard("assessment_passed")
@@ -21,7 +58,7 @@ def assessment_passed(ctx: GuardContext) -> list[str]:
     call = ctx.application.call
     if not call.requires_assessment_pass:
         return []
-    latest = latest_result(ctx.application.county_code, call.year)
+    latest = _latest(ctx)
     if latest is None:
         return [gettext("Open only to counties that passed the national assessment; yours has no result.")]
     if latest.result not in PASSING:
@@ -39,7 +76,7 @@ def assessment_passed(ctx: GuardContext) -> list[str]:
 def assessment_matches(ctx: GuardContext) -> list[str]:
     """Where a round has been imported, the declared result and year must be the imported ones."""
     app = ctx.application
-    latest = latest_result(app.county_code, app.call.year)
+    latest = _latest(ctx)
     values = app.indicators or {}
     declared, year = values.get(RESULT_KEY), values.get(YEAR_KEY)
     if latest is None or declared is None:

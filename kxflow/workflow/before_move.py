@@ -7,7 +7,8 @@ were before it waited for the lock (a claim taken meanwhile, a row appended to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 
 from sqlalchemy import Select, Sequence, bindparam, func, inspect, select
@@ -19,6 +20,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from kxflow.core.db import db, is_postgres
 from kxflow.workflow import holders
 from kxflow.workflow.audit import GENESIS
+from kxflow.workflow.guards import LOCKED_FACTS
 from kxflow.workflow.holders import TaskHolder
 from kxflow.workflow.models import Application, Attachment, AuditRecord
 
@@ -33,6 +35,7 @@ class BeforeMove:
     head: str | None = None
     attachments: list[tuple[int, str]] | None = None
     row_id: int | None = None
+    facts: dict[str, tuple] = field(default_factory=dict)  # what the guards read, by key (``LOCKED_FACTS``)
 
 
 def lock_options() -> tuple[LoaderOption, ...]:
@@ -41,10 +44,13 @@ def lock_options() -> tuple[LoaderOption, ...]:
     return (lazyload(Application.call), lazyload(Application.county)) if is_postgres() else ()
 
 
-def read_before_move(app: Application) -> BeforeMove:
+def read_before_move(app: Application, guards: tuple[str, ...] = ()) -> BeforeMove:
+    """``guards``: the guards the transition will ask; the facts they read with the lock come in the same statement."""
     if not is_postgres():
         return BeforeMove(holders.claim_row(app))
-    row = db.session.execute(_read(), {"application_id": app.id}).one()
+    facts = tuple(dict.fromkeys(LOCKED_FACTS[name] for name in guards if name in LOCKED_FACTS))
+    statement, widths = _read(facts)
+    row = db.session.execute(statement, {"application_id": app.id}).one()
     # given to the application as loaded (a lazy load of a row locked with populate_existing would read them again)
     set_committed_value(app, "call", row[1])
     set_committed_value(app, "county", row[2])
@@ -53,7 +59,15 @@ def read_before_move(app: Application) -> BeforeMove:
         head=row.head or GENESIS,
         attachments=list(zip(row.attachment_ids or [], row.attachment_kinds or [], strict=True)),
         row_id=row.row_id,
+        facts=_facts([key for key, _build in facts], widths, row[_FIXED_COLUMNS:]),
     )
+
+
+def _facts(keys: list[str], widths: tuple[int, ...], values: tuple) -> dict[str, tuple]:
+    out = {}
+    for key, width in zip(keys, widths, strict=True):
+        out[key], values = tuple(values[:width]), values[width:]
+    return out
 
 
 def _current_attachments(column):
@@ -64,12 +78,17 @@ def _current_attachments(column):
     )
 
 
+_FIXED_COLUMNS = 7
+
+
 @cache
-def _read() -> Select:
-    """Built once, at the first transition (the call and county are reached through the application's relationships:
-    the calls feature sits above the workflow, which names no class of it)."""
+def _read(facts: tuple[tuple[str, Callable], ...]) -> tuple[Select, tuple[int, ...]]:
+    """The statement, and how many of its last columns each fact takes. Built once per set of facts, at its first
+    transition (the call and county are reached through the application's relationships: the calls feature sits
+    above the workflow, which names no class of it)."""
     relationships = inspect(Application).relationships
-    return (
+    columns = [build() for _key, build in facts]
+    statement = (
         select(
             TaskHolder,
             relationships["call"].entity.class_,
@@ -83,6 +102,7 @@ def _read() -> Select:
             _current_attachments(Attachment.id).label("attachment_ids"),
             _current_attachments(Attachment.kind).label("attachment_kinds"),
             Sequence("audit_records_id_seq").next_value().label("row_id"),
+            *(column for fact in columns for column in fact),
         )
         .select_from(Application)
         .join(Application.call)
@@ -91,3 +111,4 @@ def _read() -> Select:
         .where(Application.id == bindparam("application_id"))
         .options(*holders.UNJOINED)
     )
+    return statement, tuple(len(fact) for fact in columns)

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kxflow.accounts.models import User
 from kxflow.core.db import db
@@ -33,6 +34,22 @@ def guard(name: str) -> Callable[[Guard], Guard]:
             raise RuntimeError(f"guard {name!r} is registered twice")
         GUARDS[name] = fn
         return fn
+
+    return register
+
+
+# guard name -> (fact key, builder): a fact the guard reads (``GuardContext.fact``) that can also be read with the row
+# lock, in the one statement after it (``before_move``): the builder gives scalar subqueries on the locked
+# ``Application`` (and its call), whose values, as a tuple, are the fact.
+LOCKED_FACTS: dict[str, tuple[str, Callable[[], tuple[ColumnElement, ...]]]] = {}
+
+
+def read_with_the_lock(guard_name: str, key: str) -> Callable[[Callable], Callable]:
+    """Registers how the fact ``key`` of the guard ``guard_name`` is read in the statement after the row lock."""
+
+    def register(build: Callable[[], tuple[ColumnElement, ...]]) -> Callable:
+        LOCKED_FACTS[guard_name] = (key, build)
+        return build
 
     return register
 
