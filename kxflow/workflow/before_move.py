@@ -41,7 +41,10 @@ class BeforeMove:
 def lock_options() -> tuple[LoaderOption, ...]:
     """For the locking SELECT of the application: on PostgreSQL its call and county are left to ``read_before_move``
     (which puts them in the session, where the application finds them), so the lock reads one row of one table."""
-    return (lazyload(Application.call), lazyload(Application.county)) if is_postgres() else ()
+    return _REFERENCES_LATER if is_postgres() else ()
+
+
+_REFERENCES_LATER = (lazyload(Application.call), lazyload(Application.county))  # built once
 
 
 def read_before_move(app: Application, guards: tuple[str, ...] = ()) -> BeforeMove:
