@@ -3,7 +3,10 @@
 ``start`` records what was asked (the unit of work commits it, then the view hands the id to the worker);
 ``run`` is the worker's side: it reads the applications through the asker's scope, writes the workbook row by
 row (through ``core.xlsx``, the writer the statistics' files use) and reports its progress in short
-transactions of its own, so the page polling ``status`` sees the bar move.
+transactions of its own, so the page polling ``status`` sees the bar move. A worker claims its export by the name
+of the file it will write; every later write of its own (each report, the end) holds only while the export is still
+running and still under that name, so a worker whose export was given up and asked again (it was only slow) stops
+at its next report and leaves no file.
 Only the user who asked sees the export and downloads its file.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from flask import current_app
@@ -25,7 +29,6 @@ from kxflow.core.db import db, side_transaction
 from kxflow.core.errors import Conflict, Invalid, NotFound
 from kxflow.core.fields import CHINA
 from kxflow.core.formats import locale
-from kxflow.core.uow import transaction
 from kxflow.core.uploads import stored_path, upload_folder
 from kxflow.core.xlsx import DEC, INT, MIMETYPE, Column, local, save, workbook, write_sheet
 from kxflow.indicators.definition import Item
@@ -152,8 +155,8 @@ def retry(user: User, export_id: int) -> tuple[Export, bool]:
     for later in since:
         if later.filters == row.filters:
             return later, False
-    if row.status != "failed":
-        row.status, row.error, row.finished_at = "failed", STALLED, clock.now()
+    if row.status != "failed":  # its worker, if only slow, stops at its next report (see ``run``)
+        row.status, row.error, row.finished_at, row.stored_name = "failed", STALLED, clock.now(), None
     return _queued(user, row.kind, dict(row.filters)), True
 
 
@@ -173,10 +176,33 @@ def file_of(user: User, export_id: int):
 # --- the worker's side -------------------------------------------------------------------------
 
 
-def _report(export_id: int, **values: Any) -> None:
-    """Progress in a transaction of its own; every report is also the worker's heartbeat."""
+class _GivenUp(Exception):
+    """The export is no longer this worker's: given up (failed, asked again) or claimed by another worker."""
+
+
+def _claim(export_id: int, name: str) -> bool:
+    """The export is this worker's, to be written under ``name``, if it waits for one or is running (a task
+    delivered again after its worker died); a done or failed export is not taken up again."""
     with side_transaction() as conn:
-        conn.execute(update(Export).where(Export.id == export_id).values(heartbeat_at=clock.now(), **values))
+        claimed = conn.execute(
+            update(Export)
+            .where(Export.id == export_id, Export.status.in_(("queued", "running")))
+            .values(status="running", stored_name=name, progress=0, rows=0, error=None, heartbeat_at=clock.now())
+        )
+    return claimed.rowcount == 1
+
+
+def _report(export_id: int, name: str, **values: Any) -> None:
+    """Progress (or the end) in a transaction of its own, written only while the export is still running and
+    still this worker's: else ``_GivenUp``. Every report is also the worker's heartbeat."""
+    with side_transaction() as conn:
+        reported = conn.execute(
+            update(Export)
+            .where(Export.id == export_id, Export.status == "running", Export.stored_name == name)
+            .values(heartbeat_at=clock.now(), **values)
+        )
+    if reported.rowcount != 1:
+        raise _GivenUp()
 
 
 def _query(user: User, filters: dict[str, Any]):
@@ -204,29 +230,34 @@ def _items(filters: dict[str, Any]) -> list[Item]:
 
 
 def run(export_id: int) -> None:
-    """Writes the export's workbook; idempotent (a finished export is left alone)."""
+    """Writes the export's workbook; idempotent (a finished or failed export is left alone). A worker whose
+    export was given up while it wrote (asked again: it was only slow) stops, removing its file."""
     row = db.session.get(Export, export_id)
-    if row is None or row.status == "done" or row.error == STALLED:
-        return  # done, or given up as stalled and asked again under another id
+    name = f"export-{uuid.uuid4().hex}.xlsx"
+    if row is None or not _claim(export_id, name):
+        log.info("export %s is done, failed or gone: its task is dropped", export_id)
+        return
     user = db.session.get(User, row.user_id)
     filters = dict(row.filters)
-    _report(export_id, status="running", progress=0, error=None)
+    path = upload_folder() / name
     try:
         with force_locale(filters.get("locale") or "zh"):
-            stored_name, count = _write(user, filters, export_id)
+            count = _write(user, filters, export_id, name)
+        db.session.rollback()  # the long read ends here; the result is written in a transaction of its own
+        _report(export_id, name, status="done", progress=100, rows=count, finished_at=clock.now())
+    except _GivenUp:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        log.info("export %s was given up while its worker wrote it (asked again): the worker stops", export_id)
     except Exception as exc:
         log.exception("export %s failed", export_id)
         db.session.rollback()
-        _report(export_id, status="failed", error=str(exc)[:500], finished_at=clock.now())
-        return
-    db.session.rollback()  # the long read ends here; the result is written in a transaction of its own
-    with transaction():
-        row = db.session.get(Export, export_id)
-        row.status, row.progress, row.rows = "done", 100, count
-        row.stored_name, row.finished_at = stored_name, clock.now()
+        path.unlink(missing_ok=True)
+        with suppress(_GivenUp):  # given up meanwhile: it stays as the retry left it
+            _report(export_id, name, status="failed", error=str(exc)[:500], finished_at=clock.now(), stored_name=None)
 
 
-def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, int]:
+def _write(user: User, filters: dict[str, Any], export_id: int, name: str) -> int:
     stmt = _query(user, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     items = _items(filters)
@@ -296,13 +327,12 @@ def _write(user: User, filters: dict[str, Any], export_id: int) -> tuple[str, in
                 *(_display(values.get(item.key)) for item in items),
             ]
             if done % BATCH == 0 and total:
-                _report(export_id, progress=min(99, done * 100 // total), rows=done)
+                _report(export_id, name, progress=min(99, done * 100 // total), rows=done)
 
     book = workbook()
     done = write_sheet(book, gettext("Applications"), columns, lines())
-    name = f"export-{uuid.uuid4().hex}.xlsx"
     save(book, upload_folder() / name)
-    return name, done
+    return done
 
 
 def _display(value: Any) -> Any:

@@ -34,6 +34,7 @@ class Export(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     rows: Mapped[int] = mapped_column(Integer, default=0)
+    # the file of a done export; while it runs, the file its worker writes, which is that worker's claim on it
     stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)
     file_name: Mapped[str] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
