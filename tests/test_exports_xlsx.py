@@ -5,9 +5,13 @@ process, the progress page in Chromium and the download are in test_exports_pdf.
 from __future__ import annotations
 
 import io
+import logging
 import re
+import threading
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
@@ -156,3 +160,52 @@ def test_the_worker_beats_while_it_writes_and_a_queued_export_no_worker_took_up_
     assert web.get(f"/exports/{waiting}/status").json["status"] == "queued"
     _set(world, waiting, created_at=clock.now() - timedelta(seconds=exports.EXPIRES_SECONDS + 60))
     assert web.get(f"/exports/{waiting}/status").json["status"] == "failed"
+
+
+@pytest.mark.parametrize("given_up", ["between_two_reports", "after_the_last_report"])
+def test_a_worker_still_alive_when_its_export_was_asked_again_stops_and_leaves_no_file(
+    world, monkeypatch, caplog, given_up
+):
+    """The worker was only slow: the page showed its export failed and the user asked again. The old worker stops at
+    its next progress report, or, given up after its last one, does not finish: one file, the retry's."""
+    monkeypatch.setattr(world.app.extensions["celery"], "send_task", lambda name, args, **kw: None)
+    monkeypatch.setattr(exports, "BATCH", 1)  # a progress report after every row
+    world.to_ministry(world.new_application())
+    world.to_ministry(world.new_application("sc_staff"), "sc")
+    export_id = _asked(world)
+    limit = world.app.config["EXPORT_STALL_SECONDS"]
+    web = Browser(world.app, "ministry")
+    again: list[int] = []
+
+    def user_asks_again() -> None:  # in a thread: the web's requests are not the worker's context and session
+        _set(world, export_id, heartbeat_at=clock.now() - timedelta(seconds=limit + 60))
+        r = web.post_form(f"/exports/{export_id}/retry", {}, page=f"/exports/{export_id}")
+        assert r.status_code == 302
+        again.append(int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+    def ask_again() -> None:  # while the old worker is mid-run: silent too long, then asked again
+        if not again:
+            web_side = threading.Thread(target=user_asks_again)
+            web_side.start()
+            web_side.join()
+
+    if given_up == "between_two_reports":
+        written = exports.local
+        monkeypatch.setattr(exports, "local", lambda value: (ask_again(), written(value))[1])
+    else:
+        saved = exports.save
+        monkeypatch.setattr(exports, "save", lambda book, path: (ask_again(), saved(book, path))[1])
+    folder = Path(world.app.config["UPLOAD_FOLDER"])
+    before = set(folder.glob("export-*.xlsx"))
+    with world.app.app_context(), caplog.at_level(logging.INFO, logger=exports.__name__):
+        exports.run(export_id)  # the old worker goes on and comes to its end, without an error
+        assert again, "the export was not asked again while its worker ran"
+        exports.run(again[0])
+        old, new = db.session.get(Export, export_id), db.session.get(Export, again[0])
+        assert (old.status, old.error) == ("failed", exports.STALLED)
+        assert new.status == "done" and new.rows == 2
+        assert set(folder.glob("export-*.xlsx")) - before == {folder / new.stored_name}
+    # the old worker said why it stopped, as news, not as an error
+    assert [r.levelno for r in caplog.records if f"export {export_id} " in r.getMessage()] == [logging.INFO]
+    assert web.get(f"/exports/{export_id}/status").json["status"] == "failed"
+    assert web.get(f"/exports/{export_id}/download").status_code == 404
