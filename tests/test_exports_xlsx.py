@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.worksheet._writer import ALL_TEMP_FILES
 from sqlalchemy import func, select, update
 
 from kxflow.accounts.models import User
@@ -197,6 +198,7 @@ def test_a_worker_still_alive_when_its_export_was_asked_again_stops_and_leaves_n
         monkeypatch.setattr(exports, "save", lambda book, path: (ask_again(), saved(book, path))[1])
     folder = Path(world.app.config["UPLOAD_FOLDER"])
     before = set(folder.glob("export-*.xlsx"))
+    scratch = set(ALL_TEMP_FILES)  # openpyxl's temporary files of the sheets this process is writing
     with world.app.app_context(), caplog.at_level(logging.INFO, logger=exports.__name__):
         exports.run(export_id)  # the old worker goes on and comes to its end, without an error
         assert again, "the export was not asked again while its worker ran"
@@ -205,6 +207,7 @@ def test_a_worker_still_alive_when_its_export_was_asked_again_stops_and_leaves_n
         assert (old.status, old.error) == ("failed", exports.STALLED)
         assert new.status == "done" and new.rows == 2
         assert set(folder.glob("export-*.xlsx")) - before == {folder / new.stored_name}
+        assert set(ALL_TEMP_FILES) <= scratch  # the half-written sheet's too
     # the old worker said why it stopped, as news, not as an error
     assert [r.levelno for r in caplog.records if f"export {export_id} " in r.getMessage()] == [logging.INFO]
     assert web.get(f"/exports/{export_id}/status").json["status"] == "failed"

@@ -107,12 +107,26 @@ def write_sheet(book: Workbook, title: str, columns: list[Column], rows: Iterabl
     sheet.append(header)
     formats = [column.fmt for column in columns]
     count = 0
-    for row in rows:
-        sheet.append([cell(sheet, value, formats[i] if i < len(formats) else None) for i, value in enumerate(row)])
-        count += 1
+    try:
+        for row in rows:
+            sheet.append([cell(sheet, value, formats[i] if i < len(formats) else None) for i, value in enumerate(row)])
+            count += 1
+    except BaseException:
+        _discard(sheet)
+        raise
     if count and columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
     return count
+
+
+def _discard(sheet: WriteOnlyWorksheet) -> None:
+    """A sheet given up half-written (its rows raised: an export stopped): openpyxl's temporary file of its rows
+    is closed and removed now, not when the process ends (a worker runs for days)."""
+    if sheet._rows is not None:
+        sheet._rows.close()
+    if sheet._writer is not None:
+        sheet._writer.close()
+        sheet._writer.cleanup()
 
 
 def to_bytes(book: Workbook) -> bytes:
