@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 from kxflow.core import clock
+from kxflow.core.mailbox import mailbox
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("KXFLOW_INSTANCE", ROOT / "instance"))
@@ -200,4 +201,9 @@ def unsafe_settings(cfg: dict) -> list[str]:
         problems.append("sessions may idle at most 30 minutes and last at most 12 hours")
     if cfg.get("PROXY_COUNT", 0) < 0:
         problems.append("PROXY_COUNT cannot be negative")
+    if mailbox(str(cfg.get("MAIL_SENDER", ""))) is None:
+        problems.append(
+            "MAIL_SENDER must be one e-mail address, bare or with a display name "
+            "(noreply@example.gov.cn or 国家科技进步示范县管理系统 <noreply@example.gov.cn>)"
+        )
     return problems

@@ -77,6 +77,21 @@ def test_a_moved_clock_is_refused_in_production(env, monkeypatch):
         load()
 
 
+@pytest.mark.parametrize(
+    "sender",
+    ["kxflow", "noreply@", "a@b.cn, c@d.cn", "名称 <noreply@example.gov.cn", "a@b.cn\r\nBcc: spy@example.com"],
+)
+def test_a_sender_that_is_not_one_address_is_refused_in_production(env, sender):
+    """MAIL_SENDER may be bare or carry a display name; anything else is named before a message goes out."""
+    for name, value in SAFE.items():
+        env.setenv(name, value)
+    env.setenv("MAIL_SENDER", "国家科技进步示范县管理系统 <noreply@example.gov.cn>")
+    assert load()["MAIL_SENDER"].endswith("<noreply@example.gov.cn>")
+    env.setenv("MAIL_SENDER", sender)
+    with pytest.raises(ConfigError, match="MAIL_SENDER must be one e-mail address"):
+        load()
+
+
 def test_the_image_alone_refuses_to_start(env, tmp_path):
     """What the Dockerfile's CMD does with no environment: gunicorn imports wsgi:app, which must not start."""
     result = subprocess.run(

@@ -290,6 +290,26 @@ def test_a_bad_address_costs_its_own_message_one_attempt_and_adds_no_recipient(w
     assert sorted(email_status(app, email=True).values()) == ["pending", "sent", "sent"]
 
 
+def test_a_sender_with_a_chinese_display_name_sends_from_its_address(world, app, smtp_sink, monkeypatch):
+    """MAIL_SENDER in its usual form, a name and the address: the envelope carries the address alone, the From
+    header the name (RFC 2047 encoded words: the message is otherwise ASCII) and the address, the Message-ID
+    the address's domain."""
+    pending_emails(world, 1)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    monkeypatch.setitem(app.config, "MAIL_SENDER", "国家科技进步示范县管理系统 <noreply@example.gov.cn>")
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.failed) == (1, 0)
+    ((mail_from, content),) = smtp_sink.received
+    assert mail_from == "noreply@example.gov.cn"
+    message = email_lib.message_from_bytes(content, policy=email_policy.default)
+    (sender,) = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("国家科技进步示范县管理系统", "noreply@example.gov.cn")
+    assert content.split(b"\r\n\r\n")[0].isascii()
+    assert message["Message-ID"].endswith("@example.gov.cn>")
+
+
 def test_rows_claimed_by_a_run_that_died_go_out_once_when_its_lease_ends(world, app, smtp_sink, monkeypatch):
     """A run that claimed a batch and died before sending it: no other run takes those rows while the lease
     holds (it would race the dead run's sending), and the next run after it sends each exactly once."""

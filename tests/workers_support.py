@@ -66,6 +66,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.messages: list[email.message.Message] = []
+        self.received: list[tuple[str, bytes]] = []  # each accepted message's MAIL FROM and its bytes as sent
         self.peers: list[tuple[str, int]] = []  # the client address of each accepted message: one per connection
         self.stall_on: int | None = None  # the n-th message (1-based) is held until released
         self.stalled = threading.Event()
@@ -80,7 +81,9 @@ class SmtpSink:
             while not self.release.is_set():  # the sender is killed meanwhile
                 await __import__("asyncio").sleep(0.05)
             return "451 aborted: the sender went away"  # not accepted, not kept
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        content = envelope.original_content or envelope.content
+        self.messages.append(email.message_from_bytes(content))
+        self.received.append((envelope.mail_from, content))
         self.peers.append(session.peer)
         return "250 OK"
 

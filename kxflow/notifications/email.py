@@ -8,11 +8,12 @@ outbox row was marked) can tell it is one message.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import smtplib
 import socket
 from email.message import EmailMessage
-from email.policy import SMTPUTF8
+from email.policy import SMTPUTF8, default
 from email.utils import formatdate
 from pathlib import Path
 
@@ -20,12 +21,26 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 
 from kxflow.accounts.models import User
+from kxflow.core.mailbox import mailbox
 from kxflow.notifications.models import Notification
 from kxflow.notifications.operations import BAD_ADDRESS, render_message
 
 
+@functools.lru_cache(maxsize=4)
+def _sender(value: str) -> tuple[str, str, str]:
+    """MAIL_SENDER, bare or with a display name, read once per value: the envelope's address (MAIL FROM), the
+    domain of the Message-IDs, and the From header as written — a non-ASCII name in RFC 2047 encoded words, or
+    as UTF-8 beside an internationalised address (which needs SMTPUTF8 anyway; encoded words cannot carry it)."""
+    address = mailbox(value)
+    if address is None:  # production refuses to start with it (``config.unsafe_settings``)
+        raise ValueError(f"MAIL_SENDER is not one e-mail address: {value!r}")
+    fold = default.clone(utf8=not address.addr_spec.isascii())
+    header = fold.header_factory("From", address).fold(policy=fold)
+    return address.addr_spec, address.domain, header.removeprefix("From: ").rstrip("\n")
+
+
 def message_id(notification: Notification) -> str:
-    domain = current_app.config["MAIL_SENDER"].rpartition("@")[2] or "kxflow.local"
+    domain = _sender(current_app.config["MAIL_SENDER"])[1]
     return f"<{notification.dedupe_key.replace(':', '.')}@{domain}>"
 
 
@@ -91,7 +106,7 @@ def build(notification: Notification, recipient: User) -> EmailMessage:
         raise ValueError(f"{BAD_ADDRESS}: {recipient.email!r}")
     msg = EmailMessage()
     msg.set_raw("Subject", subject_header(subject))
-    msg.set_raw("From", current_app.config["MAIL_SENDER"])
+    msg.set_raw("From", _sender(current_app.config["MAIL_SENDER"])[2])
     msg.set_raw("To", recipient.email)
     msg.set_raw("Date", formatdate(localtime=False))
     msg.set_raw("Message-ID", message_id(notification))
@@ -185,7 +200,7 @@ class Mailer:
 
     def _open(self, msg: EmailMessage, to: str) -> None:
         """MAIL, RCPT, DATA and the content, as ``smtplib.SMTP.sendmail`` sends them, without the final dot."""
-        smtp, sender = self._smtp, current_app.config["MAIL_SENDER"]
+        smtp, sender = self._smtp, _sender(current_app.config["MAIL_SENDER"])[0]
         smtp.ehlo_or_helo_if_needed()
         options = []
         if not (sender + to).isascii():  # an internationalised address (written as UTF-8 in the To header)
