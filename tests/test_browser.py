@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.factories import EVIDENCE_KINDS, FULL_INDICATORS, PASSWORD
 from tests.files import PDF
+
+pytestmark = pytest.mark.pg_only  # a browser suite: heavy, run on PostgreSQL only
 
 
 def login(page, user: str) -> None:

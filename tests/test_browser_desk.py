@@ -3,11 +3,14 @@ result; the clerk compares two rounds. Screenshots land in test-output/screensho
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.factories import build_world
 from tests.test_browser import login
+
+pytestmark = pytest.mark.pg_only  # a browser suite: heavy, run on PostgreSQL only
 
 
 def test_a_bulk_recommend_beyond_the_quota(app, client, new_page):

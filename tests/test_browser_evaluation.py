@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import expect
 
 from kxflow.core import clock
 from tests.browser import screenshot
 from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.pg_only  # a browser suite: heavy, run on PostgreSQL only
 
 
 def login(page, user: str, landing: str) -> None:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.test_browser import act, login
 from tests.test_handling import add_user
+
+pytestmark = pytest.mark.pg_only  # a browser suite: heavy, run on PostgreSQL only
 
 
 def test_claim_delegate_opinion_decide(world, new_page):

@@ -4,11 +4,14 @@ table sorting; screenshots at 1366 and 390 px."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.test_browser import login
 from tests.test_statistics import figures  # noqa: F401 (the small world of the figures tests)
+
+pytestmark = pytest.mark.pg_only  # a browser suite: heavy, run on PostgreSQL only
 
 # per chart: its categories and series as ECharts holds them, and its table's row headers and cell values
 READ_CHARTS = """
