@@ -142,7 +142,7 @@ def record_move(
 
     ``head``: the trail's last hash, if the caller read it after taking the lock (else it is read here).
     ``along``: what else the move writes (its notifications, its reminders), given the audit row. With ``row_id``
-    (an id taken for the audit row beforehand, ``reserve_row_id``) on PostgreSQL, those writes go in the move's own
+    (an id taken for the audit row beforehand, by ``before_move``) on PostgreSQL, those writes go in the move's own
     statement, each gated on the move's version check (``MOVE_GATE``); otherwise they run after it, one by one.
 
     A version check that fails raises ``StaleDataError``, as the ORM's own flush would: the request answers 409 and
@@ -237,11 +237,12 @@ MOVE_GATE = exists().where(
 @dataclass(frozen=True)
 class Write:
     """A statement a transition writes with its move: ``plain`` to run after it, ``gated`` (the same, with
-    ``MOVE_GATE``) to run inside its statement; both built once, with these bound values."""
+    ``MOVE_GATE``) to run inside its statement; both built once, with these bound values (rows of an executemany
+    for ``plain`` only, where the writes run after the move)."""
 
     plain: Executable
     gated: Executable
-    params: dict[str, Any]
+    params: dict[str, Any] | list[dict[str, Any]]
 
 
 @cache

@@ -81,7 +81,7 @@ def _current_attachments(column):
     )
 
 
-_FIXED_COLUMNS = 7
+_FIXED_COLUMNS = 7  # the claim, the call, the county, the head, the attachments' ids and kinds, the audit row's id
 
 
 @cache
