@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Integer, Update, bindparam, event, exists, insert, inspect, select, update
+from sqlalchemy import Executable, Integer, Sequence, Update, bindparam, event, exists, insert, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -141,9 +141,10 @@ def record_move(
     (the INSERT takes its row from the UPDATE's, so a lost version check inserts nothing); elsewhere two.
 
     ``head``: the trail's last hash, if the caller read it after taking the lock (else it is read here).
-    ``along``: what else the move writes (its notifications, its reminders), given the audit row. With ``row_id``
-    (an id taken for the audit row beforehand, by ``before_move``) on PostgreSQL, those writes go in the move's own
-    statement, each gated on the move's version check (``MOVE_GATE``); otherwise they run after it, one by one.
+    ``along``: what else the move writes (its notifications, its reminders), given the audit row. On PostgreSQL
+    those writes go in the move's own statement, each gated on the move's version check (``MOVE_GATE``), and the
+    audit row takes the id ``row_id`` (taken beforehand by ``before_move``; else taken here); elsewhere they run
+    after the move, one by one.
 
     A version check that fails raises ``StaleDataError``, as the ORM's own flush would: the request answers 409 and
     nothing is written. The application object is left as if flushed (its new version included)."""
@@ -177,10 +178,11 @@ def _record_move(
         **{f"set_{name}": value for name, value in changes.items()},
         **{f"row_{name}": value for name, value in values.items()},
     }
-    postgres = is_postgres()
-    together = postgres and row_id is not None
+    together = is_postgres()
     writes: list[Write] = []
     if together:
+        if row_id is None:
+            row_id = session.scalar(select(NEXT_ROW_ID))
         row = AuditRecord(id=row_id, **values)
         writes = along(row) if along else []
         for write in writes:
@@ -193,11 +195,9 @@ def _record_move(
         params["row_id"] = row_id
         move = _move_with(tuple(changes), tuple(write.gated for write in writes))
         new_id = session.execute(move, params).scalar()
-    elif postgres:
-        new_id = session.execute(_move_statement(tuple(changes), postgres), params).scalar()
     else:
         new_id = None
-        if session.execute(_move_statement(tuple(changes), postgres), params).rowcount == 1:
+        if session.execute(_version_checked_update(tuple(changes)), params).rowcount == 1:
             new_id = session.execute(_INSERT_AUDIT, values).inserted_primary_key[0]
     if new_id is None:
         raise StaleDataError(f"application {app.id}: version {version} was changed by someone else")
@@ -223,7 +223,8 @@ _APPLICATIONS = Application.__table__
 _AUDIT = AuditRecord.__table__
 _INSERT_AUDIT = insert(_AUDIT)
 _AUDIT_COLUMNS = (*_ROW_CONTENT, "prev_hash", "row_hash")
-_MOVES: dict[tuple[tuple[str, ...], bool], Executable] = {}
+# the id of the next audit row, taken ahead so the writes of a move can name it (``before_move`` reads it)
+NEXT_ROW_ID = Sequence("audit_records_id_seq").next_value()
 
 # True, on the snapshot a statement reads, exactly when the move in that statement writes: the application is still at
 # the version it was read at. (The caller holds the row lock, so nobody else can change it before the UPDATE does.)
@@ -280,21 +281,6 @@ def _version_checked_update(columns: tuple[str, ...]) -> Update:
         .where(_APPLICATIONS.c.id == bindparam("move_id"), _APPLICATIONS.c.version == bindparam("move_version"))
         .values({**{name: bindparam(f"set_{name}") for name in columns}, "version": bindparam("set_version")})
     )
-
-
-def _move_statement(columns: tuple[str, ...], postgres: bool) -> Executable:
-    """The version-checked UPDATE of these application columns (and, on PostgreSQL, the audit row's INSERT fed by
-    it), built once per set of columns: a few per trigger. Values are bound: ``move_id``, ``move_version``,
-    ``set_<column>``, ``row_<audit column>``."""
-    key = (columns, postgres)
-    if key not in _MOVES:
-        move = _version_checked_update(columns)
-        if postgres:
-            moved = move.returning(_APPLICATIONS.c.id).cte("moved")
-            row = select(*(bindparam(f"row_{c}", type_=_AUDIT.c[c].type) for c in _AUDIT_COLUMNS)).select_from(moved)
-            move = insert(_AUDIT).from_select(list(_AUDIT_COLUMNS), row).returning(_AUDIT.c.id).add_cte(moved)
-        _MOVES[key] = move
-    return _MOVES[key]
 
 
 def _row_fields(

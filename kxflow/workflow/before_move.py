@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import Select, Sequence, bindparam, func, inspect, select
+from sqlalchemy import Select, bindparam, func, inspect, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,7 +19,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from kxflow.core.db import db, is_postgres
 from kxflow.workflow import holders
-from kxflow.workflow.audit import GENESIS
+from kxflow.workflow.audit import GENESIS, NEXT_ROW_ID
 from kxflow.workflow.guards import LOCKED_FACTS
 from kxflow.workflow.holders import TaskHolder
 from kxflow.workflow.models import Application, Attachment, AuditRecord
@@ -104,7 +104,7 @@ def _read(facts: tuple[tuple[str, Callable], ...]) -> tuple[Select, tuple[int, .
             .label("head"),
             _current_attachments(Attachment.id).label("attachment_ids"),
             _current_attachments(Attachment.kind).label("attachment_kinds"),
-            Sequence("audit_records_id_seq").next_value().label("row_id"),
+            NEXT_ROW_ID.label("row_id"),
             *(column for fact in columns for column in fact),
         )
         .select_from(Application)
