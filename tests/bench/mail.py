@@ -127,12 +127,13 @@ def _dispatch_all(app) -> tuple[float, int]:
 
 
 def run(url: str, uploads: Path, messages: int, repetitions: int, disk_wait: bool) -> tuple[list[float], list[float]]:
-    from sqlalchemy import event, select, text
+    from sqlalchemy import select, text
 
     from kxflow import create_app
     from kxflow.core.db import db
     from kxflow.notifications import email as mail
     from kxflow.notifications.models import Notification
+    from tests.bench.steps import no_disk_wait
     from tests.dbutil import migrate_and_load
     from tests.replay import bare_smtp_rate
     from tests.workers_support import free_port
@@ -159,16 +160,7 @@ def run(url: str, uploads: Path, messages: int, repetitions: int, disk_wait: boo
     try:
         with app.app_context():
             if not disk_wait:
-
-                @event.listens_for(db.engine, "connect")
-                def no_disk_wait(dbapi_connection, _record):
-                    cursor = dbapi_connection.cursor()
-                    cursor.execute("SET synchronous_commit = off" if postgres else "PRAGMA synchronous = OFF")
-                    cursor.close()
-                    if postgres:
-                        dbapi_connection.commit()
-
-                db.engine.dispose()
+                no_disk_wait(db.engine, postgres)
             if postgres:
                 settings = db.session.execute(
                     text(

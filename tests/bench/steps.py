@@ -35,11 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _no_disk_wait(engine, postgres: bool) -> None:
+def no_disk_wait(engine, postgres: bool) -> None:
+    """Commits stop waiting for the disk on this engine's connections (the benches compare work, not fsyncs)."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
-    def no_disk_wait(dbapi_connection, _record):
+    def off(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute("SET synchronous_commit = off" if postgres else "PRAGMA synchronous = OFF")
         cursor.close()
@@ -84,7 +85,7 @@ def run(
     kxflow_ms, floor_ms, kxflow_cpu, floor_cpu = [], [], [], []
     with app.app_context():
         if not durable:
-            _no_disk_wait(db.engine, postgres)
+            no_disk_wait(db.engine, postgres)
         if postgres:
             db.session.execute(text("ANALYZE"))
             db.session.commit()
@@ -173,7 +174,7 @@ def run_http(
 
     with app.app_context():
         if not durable:
-            _no_disk_wait(db.engine, postgres)
+            no_disk_wait(db.engine, postgres)
         analyze()
 
         @event.listens_for(db.engine, "before_cursor_execute")
