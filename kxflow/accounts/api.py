@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import gettext
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts import login, mfa
 from kxflow.accounts.auth import api_user, bearer_token, require_api_user
 from kxflow.accounts.operations import issue_token, revoke_token, update_preferences
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.errors import AppError, Forbidden
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import get_locale
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import attachments, deadlines, handling, operations, queries
 from kxflow.core import limits
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import FILE_RESPONSES

@@ -6,13 +6,13 @@ Thin: each handler calls one operation of ``handling`` (the same ones the pages 
 from __future__ import annotations
 
 from flask_babel import get_locale
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts import operations as accounts
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import handling
 from kxflow.core import limits
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.notifications import copies

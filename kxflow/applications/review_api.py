@@ -3,12 +3,12 @@ saved review phrases. Thin: each handler calls one operation."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.applications import bulk, phrases, versions
 from kxflow.core import limits
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.workflow.scope import get_application

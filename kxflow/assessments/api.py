@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.assessments import operations
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import gettext
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.errors import Invalid
 from kxflow.core.fields import ChinaDateTime
 from kxflow.core.uow import transaction

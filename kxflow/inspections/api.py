@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core import limits
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int, SaneDate
 from kxflow.core.uow import transaction
 from kxflow.core.uploads import FILE_RESPONSES

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import get_locale
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction
 from kxflow.notifications import operations

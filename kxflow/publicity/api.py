@@ -4,12 +4,12 @@ ministry staff list and resolve objections."""
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
 from kxflow.core import limits
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.extensions import limiter
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.core.uow import transaction

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.reminders.operations import upcoming_for
 

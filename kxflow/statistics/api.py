@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kxflow.accounts.auth import api_user, require_api_user
+from kxflow.core.blueprints import Blueprint
 from kxflow.core.fields import ChinaDateTime, Int
 from kxflow.statistics import operations
 from kxflow.statistics.operations import EVENTS, FUNNEL, STATE_GROUPS, Filters
