@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from kxflow import create_app
 from kxflow.accounts import passwords
-from kxflow.accounts.models import User
+from kxflow.accounts.models import ApiToken, User
 from kxflow.accounts.operations import change_own_password, end_sessions_of
 from kxflow.core import clock
 from kxflow.core.db import db
@@ -313,3 +313,36 @@ def test_a_token_ended_in_one_app_instance_is_refused_at_once_by_another(world, 
     with app.app_context():
         kept = db.session.scalar(select(Application).where(Application.id == app_id))
         assert (kept.contact_name, kept.state) == ("张三", "draft")
+
+
+def test_a_tokens_last_use_is_noted_once_a_minute_and_not_by_a_refused_write(world, app):
+    """我的会话 shows when each token was last used. A write notes it with its own writes (on PostgreSQL in the
+    statement that reads the token), a read in a transaction of its own, each at most once a minute; a write that is
+    refused is rolled back with its note, and the next request notes the use."""
+    app_id = world.new_application()
+    headers = world.headers("zj_staff")
+    path = f"/api/v1/applications/{app_id}"
+
+    def last_use():
+        with app.app_context():
+            return db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == world.ids["zj_staff"]))
+
+    start = clock.now().replace(microsecond=0) + timedelta(minutes=2)  # past any use while the test world was built
+    try:
+        clock.freeze(start)
+        assert world.client.patch(path, json={"contact_name": "张三"}, headers=headers).status_code == 200
+        assert last_use() == start
+        clock.freeze(start + timedelta(seconds=30))
+        assert world.client.patch(path, json={"contact_name": "李四"}, headers=headers).status_code == 200
+        assert last_use() == start  # not yet a minute: the row is not written again
+        clock.freeze(start + timedelta(seconds=61))
+        refused = world.client.post(f"{path}/transitions", json={"trigger": "no_such_action"}, headers=headers)
+        assert refused.status_code == 422
+        assert last_use() == start
+        assert world.client.get(path, headers=headers).status_code == 200
+        assert last_use() == start + timedelta(seconds=61)
+        clock.freeze(start + timedelta(seconds=125))
+        assert world.client.patch(path, json={"contact_name": "王五"}, headers=headers).status_code == 200
+        assert last_use() == start + timedelta(seconds=125)
+    finally:
+        clock.freeze(None)

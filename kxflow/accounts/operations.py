@@ -10,13 +10,13 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from kxflow.accounts import mfa, passwords, sessions
 from kxflow.accounts.models import ApiToken, User
 from kxflow.accounts.roles import COUNTY_ROLES, Role
 from kxflow.core import clock
-from kxflow.core.db import db, side_transaction
+from kxflow.core.db import db, is_postgres, side_transaction
 from kxflow.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from kxflow.core.fields import CHINA
 from kxflow.core.inputs import page_arg
@@ -282,7 +282,7 @@ _TOKEN_USER = (
     select(User, ApiToken.id, ApiToken.last_used_at)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
-        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.token_hash == bindparam("hashed"),
         ApiToken.revoked_at.is_(None),
         ApiToken.expires_at > bindparam("now"),
         User.active.is_(True),
@@ -295,22 +295,48 @@ _TOUCH = (
     .values(last_used_at=bindparam("used_at"))
 )
 
+# PostgreSQL, a write request: the last use noted in the statement that reads the token, when it is due (a
+# data-modifying CTE runs whether or not its rows are read; the SELECT sees the token as it was before it). Its
+# values are named unlike any column of the table: SQLAlchemy would take such a name as one more column to SET.
+_TOKEN_USER_NOTING_USE = _TOKEN_USER.add_cte(
+    update(ApiToken.__table__)
+    .where(
+        ApiToken.__table__.c.token_hash == bindparam("hashed"),
+        ApiToken.__table__.c.revoked_at.is_(None),
+        ApiToken.__table__.c.expires_at > bindparam("now"),
+        or_(ApiToken.__table__.c.last_used_at.is_(None), ApiToken.__table__.c.last_used_at <= bindparam("due")),
+        exists().where(User.id == ApiToken.__table__.c.user_id, User.active.is_(True)),
+    )
+    .values(last_used_at=bindparam("now"))
+    .returning(ApiToken.__table__.c.id)
+    .cte("noted")
+)
+
+
+def _due(last_used: datetime | None, now: datetime) -> bool:
+    return last_used is None or now - last_used >= sessions.TOUCH_EVERY
+
 
 def user_for_token(raw: str) -> User:
     """The active user behind a live (unexpired, unrevoked) token, or 401. Its last use is noted at most once a
-    minute (我的会话 shows it): with the request's own writes in a write request, otherwise in a transaction of its own.
+    minute (我的会话 shows it): with the request's own writes in a write request (on PostgreSQL in the very
+    statement that reads the token), otherwise in a transaction of its own.
 
     Read from the database on every request, on purpose: a revoked token, an ended session, a changed password or
     a deactivated user is refused at once by every worker (no process keeps a token it has seen)."""
     now = clock.now()
-    row = db.session.execute(_TOKEN_USER, {"token_hash": _hash(raw), "now": now}).first()
+    params = {"hashed": _hash(raw), "now": now}
+    noted_with_read = request_commits() and is_postgres()
+    if noted_with_read:
+        # if the request fails, its writes and this note are rolled back together: the next request notes the use
+        row = db.session.execute(_TOKEN_USER_NOTING_USE, {**params, "due": now - sessions.TOUCH_EVERY}).first()
+    else:
+        row = db.session.execute(_TOKEN_USER, params).first()
     if row is None:
         raise Unauthorized()
     user, token_id, last_used = row
-    if last_used is None or now - last_used >= sessions.TOUCH_EVERY:
-        if request_commits():
-            # a write request commits anyway: the last use goes with it, not in a transaction (and connection) of its
-            # own; if the request fails, the next one notes the use
+    if not noted_with_read and _due(last_used, now):
+        if request_commits():  # SQLite: with the request's writes, as a statement of its own
             db.session.execute(_TOUCH, {"token_id": token_id, "used_at": now})
         else:
             with side_transaction(durable=False) as conn:
