@@ -36,7 +36,7 @@ class Notification(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # first in ix_notifications_recipient_unread
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
     audit_id: Mapped[int | None] = mapped_column(ForeignKey("audit_records.id"))
     kind: Mapped[str] = mapped_column(String(20))

@@ -53,6 +53,13 @@ class Reminder(db.Model):
             postgresql_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
             sqlite_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
         ),
+        # the reminders of an inspection (most have none: an index of every row would be written for nothing)
+        Index(
+            "ix_reminders_inspection_id",
+            "inspection_id",
+            postgresql_where=text("inspection_id IS NOT NULL"),
+            sqlite_where=text("inspection_id IS NOT NULL"),
+        ),
         Index(
             "ix_reminders_due",
             "due_at",
@@ -63,7 +70,7 @@ class Reminder(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
-    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))  # ix_reminders_inspection_id
     kind: Mapped[str] = mapped_column(String(20))
     # the stage the application must still be at when the reminder falls due
     state: Mapped[str] = mapped_column(String(20))

@@ -79,7 +79,7 @@ class Application(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))  # indexed first in ix_applications_call_province_state
     county_code: Mapped[str] = mapped_column(String(6), index=True)
     province_code: Mapped[str] = mapped_column(String(6), index=True)
     state: Mapped[str] = mapped_column(String(20), default=State.DRAFT.value, index=True)
@@ -130,7 +130,7 @@ class AuditRecord(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))  # ix_audit_records_application_at
     trigger: Mapped[str] = mapped_column(String(40))
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
