@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from kxflow.accounts.models import User
 from kxflow.core import clock
@@ -169,6 +169,45 @@ def test_a_recall_after_the_next_level_acted_is_refused_with_409(world, app):
     third = at_province(world, "sc")[0]
     world.walk(third, ("province_recommend", "sc_reviewer"), ("ministry_return", "ministry"))
     assert world.fire(third, "recall", "sc_leader").status_code == 409
+
+
+def test_the_list_reads_whether_each_row_may_be_recalled_in_one_query_for_the_page(world, app):
+    """A province's list of what it sent to the ministry says of each row whether it may still be recalled, as the
+    application itself does, with one query for the page (it cost up to three queries a row)."""
+    untouched, acted_on = world.new_application(), world.new_application("zj2_staff")
+    for app_id, county in ((untouched, "zj"), (acted_on, "zj2")):
+        world.walk(
+            app_id,
+            ("submit", f"{county}_staff"),
+            ("county_approve", f"{county}_leader"),
+            ("province_recommend", "zj_reviewer"),
+        )
+    with app.app_context():  # the ministry has acted on one without moving it
+        row = db.session.get(Application, acted_on)
+        ministry = db.session.get(User, world.ids["ministry"])
+        audit_trail.append(row, ministry, "press", from_state=row.state, at=clock.now(), comment="已阅")
+        db.session.commit()
+        engine = db.engine
+    world.headers("zj_reviewer")  # the token issued before counting
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        listed = world.api("get", "/api/v1/applications", "zj_reviewer").json["items"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    allowed = {item["id"]: item["allowed_triggers"] for item in listed}
+    assert "recall" in allowed[untouched] and "recall" not in allowed[acted_on]
+    for app_id in (untouched, acted_on):
+        assert (
+            allowed[app_id]
+            == world.api("get", f"/api/v1/applications/{app_id}", "zj_reviewer").json["allowed_triggers"]
+        )
+    recall_reads = [s for s in seen if "audit_records.actor_role" in s]  # the page and its count read the trail too
+    assert len(recall_reads) == 1, recall_reads
 
 
 def test_giving_up_is_放弃申报_with_a_reason_on_the_page_and_optional_in_the_api(world, app):

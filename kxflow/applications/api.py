@@ -163,6 +163,7 @@ def list_applications(args):
         per_page=args["per_page"],
     )
     handling.read_for_listing(result.items)  # the page's 当前办理人 in one query, not one per row
+    operations.read_recall_for_listing(result.items, api_user())  # whether each may be recalled: one query
     return {"items": result.items, "page": result.page, "per_page": result.per_page, "total": result.total}
 
 

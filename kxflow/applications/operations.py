@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import g
 from flask_babel import gettext
 from sqlalchemy import String, bindparam, case, func, select
 from sqlalchemy.orm import aliased
@@ -360,22 +361,79 @@ def fire_trigger(
     return app
 
 
-def _next_level_act(app: Application) -> AuditRecord | None:
-    """The first thing the level holding the application recorded since it arrived (a decision, a claim, an
-    extension, …), or None while it has done nothing with it."""
-    holder = HOLDER_ROLE.get(State(app.state))
-    if holder is None:
-        return None
-    return db.session.scalar(
-        select(AuditRecord)
+@dataclass(frozen=True)
+class _RecallFacts:
+    """What decides whether an application may still be recalled, with what its refusal names: the role that sent
+    it to the stage it stands at, who has claimed that stage, and who acted on it first since it arrived, and when."""
+
+    arrival_role: str | None
+    claimed_by: str | None
+    first_actor: str | None
+    first_act_at: datetime | None
+
+
+_HOLDER_ROLE_OF_STATE = case({state.value: role.value for state, role in HOLDER_ROLE.items()}, value=Application.state)
+
+
+def _first_act(column: ColumnElement) -> ColumnElement:
+    """Of the first act of the level holding the application since it arrived (a decision, a claim, a note, …)."""
+    return (
+        select(column)
+        .select_from(AuditRecord)
+        .join(User, User.id == AuditRecord.actor_id)
         .where(
-            AuditRecord.application_id == app.id,
-            AuditRecord.at >= app.state_changed_at,
-            AuditRecord.actor_role == holder,
+            AuditRecord.application_id == Application.id,
+            AuditRecord.at >= Application.state_changed_at,
+            AuditRecord.actor_role == _HOLDER_ROLE_OF_STATE,
         )
         .order_by(AuditRecord.at, AuditRecord.id)
         .limit(1)
+        .scalar_subquery()
     )
+
+
+def _recall_facts(apps: list[Application]) -> dict[int, _RecallFacts]:
+    """The recall facts of any number of applications in one query: a page of the list, or the one application a
+    recall is asked for (a page of 100 applications once cost up to 300 queries here)."""
+    if not apps:
+        return {}
+    arrival = (
+        select(AuditRecord.actor_role)
+        .where(
+            AuditRecord.application_id == Application.id,
+            AuditRecord.to_state == Application.state,
+            AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
+        )
+        .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    claimed_by = (
+        select(func.coalesce(func.nullif(User.display_name, ""), User.username))  # as ``holders.holder_name``
+        .select_from(holders.TaskHolder)
+        .join(User, User.id == holders.TaskHolder.holder_id)
+        .where(holders.TaskHolder.application_id == Application.id, holders.TaskHolder.state == Application.state)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Application.id, arrival, claimed_by, _first_act(User.display_name), _first_act(AuditRecord.at)).where(
+            Application.id.in_([a.id for a in apps])
+        )
+    )
+    return {app_id: _RecallFacts(*facts) for app_id, *facts in rows}
+
+
+def read_recall_for_listing(apps: list[Application], user: User) -> None:
+    """Whether each application of a page may still be recalled by this user, read in one query and kept for this
+    request, so ``allowed_triggers`` costs no query per row."""
+    recallable = [a for a in apps if Trigger.RECALL in triggers_for(user.role, a.state)]
+    facts = _recall_facts(recallable)
+    g._kxflow_listed_recall = {a.id: (a.version, facts[a.id]) for a in recallable if a.id in facts}
+
+
+def _listed_recall_facts(app: Application) -> _RecallFacts | None:
+    version, facts = (g.get("_kxflow_listed_recall") or {}).get(app.id, (None, None))
+    return facts if version == app.version else None
 
 
 def _recall_refusal(app: Application) -> str | None:
@@ -387,33 +445,20 @@ def _recall_refusal(app: Application) -> str | None:
     the next level, and no claim either (the move ended any claim, and a claim is recorded in the trail)."""
     tail = audit_trail.appended_last(app.id)
     just_arrived = tail is not None and tail.to_state == app.state and tail.from_state != tail.to_state
-    if just_arrived:
-        arrival_role = tail.actor_role
-    else:
-        arrival_role = db.session.scalar(
-            select(AuditRecord.actor_role)
-            .where(
-                AuditRecord.application_id == app.id,
-                AuditRecord.to_state == app.state,
-                AuditRecord.from_state != AuditRecord.to_state,  # the move that brought it here, not a note on it
-            )
-            .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
-            .limit(1)
-        )
+    facts = None if just_arrived else (_listed_recall_facts(app) or _recall_facts([app])[app.id])
+    arrival_role = tail.actor_role if just_arrived else facts.arrival_role
     sender_roles = TRIGGERS_BY_NAME[Trigger.RECALL].roles_from(app.state)
     if arrival_role is None or arrival_role not in sender_roles:
         return gettext("Only what you sent onward can be recalled; this came back from the level above.")
     if just_arrived:
         return None
-    holder = holders.current(app)
-    if holder is not None:  # the level it was sent to has taken it up
-        return gettext("It can no longer be recalled: %(who)s has claimed it.", who=holders.holder_name(holder.holder))
-    acted = _next_level_act(app)
-    if acted is not None:
+    if facts.claimed_by is not None:  # the level it was sent to has taken it up
+        return gettext("It can no longer be recalled: %(who)s has claimed it.", who=facts.claimed_by)
+    if facts.first_act_at is not None:
         return gettext(
             "It can no longer be recalled: %(who)s has already acted on it (%(date)s).",
-            who=acted.actor.display_name,
-            date=fmt_dt(acted.at),
+            who=facts.first_actor,
+            date=fmt_dt(facts.first_act_at),
         )
     return None
 
