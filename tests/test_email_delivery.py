@@ -169,6 +169,39 @@ def test_smtp_down_then_up_delivers_with_the_retries_recorded(world, app, smtp_s
     assert world.api("get", f"/api/v1/notifications/{notification_id}/deliveries", "zj_staff").status_code == 403
 
 
+def test_a_mail_server_down_costs_one_attempt_per_run_not_one_per_message(world, app, smtp_sink, monkeypatch):
+    """An outage is the server's, not each message's: a run that cannot reach the server spends one attempt, on the
+    message that found out, and leaves the others due with their attempts untouched (an outage of hours no longer
+    gives every message up); the ministry reads why in Chinese; once the server answers, each goes out once."""
+    ids = pending_emails(world, 4)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    smtp_sink.stop()
+    for waiting in (4, 3, 2):  # three runs during the outage, each finding the others due
+        with app.app_context():
+            run = dispatch_due()
+        assert (run.sent, run.failed, run.released, run.unreachable) == (0, 1, waiting - 1, True)
+    with app.app_context():
+        attempts = db.session.scalars(select(Notification.email_attempts).where(Notification.id.in_(ids))).all()
+        tried = db.session.scalar(
+            select(Notification.application_id)
+            .join(EmailDelivery, EmailDelivery.notification_id == Notification.id)
+            .where(EmailDelivery.status == "failed")
+            .limit(1)
+        )
+    assert sorted(attempts) == [0, 1, 1, 1]
+    world.db_state(tried, "ministry_review")  # where the ministry reads the application's delivery log
+    page = Browser(app, "ministry").text(f"/applications/{tried}")
+    assert "无法连接邮件服务器" in page and "服务器恢复后将重新发送" in page
+
+    smtp_sink.start()
+    clock.freeze(clock.now() + timedelta(hours=1))  # past the backoff of those that were tried
+    with app.app_context():
+        run = dispatch_due()
+    assert (run.sent, run.failed, run.unreachable) == (4, 0, False)
+    assert all_sent(app, len(ids)) and set(smtp_sink.ids().values()) == {1}
+
+
 def test_embedded_mode_needs_no_redis_and_writes_mail_to_the_sink(
     world, app, worker_env, start_worker, tmp_path, monkeypatch
 ):

@@ -52,6 +52,7 @@ class DispatchRun:
     failed: int = 0
     cancelled: int = 0
     released: int = 0  # claimed, but the run's time was up before they were tried: due again at once
+    unreachable: bool = False  # the SMTP server could not be reached: the run stopped at the message that found out
 
 
 @dataclass
@@ -236,12 +237,19 @@ def _failed(batch: _Batch, run: DispatchRun, row: Notification, recipient: User,
     log.warning("e-mail for notification %s failed (attempt %s): %s", row.id, attempt, error)
 
 
+def _release(batch: _Batch, run: DispatchRun, rows: list[tuple[Notification, User]]) -> None:
+    """Claimed rows this run will not try: due again at once, their attempts as they were."""
+    for row, _recipient in rows:
+        batch.outcome(row, "pending", row.email_attempts, None)
+        run.released += 1
+
+
 def _send_batch(
     rows: list[tuple[Notification, User]], run: DispatchRun, mailer: email.Mailer, recorder: _Recorder, stop_at: float
 ) -> None:
     batch = _Batch()
     try:
-        for row, recipient in rows:
+        for n, (row, recipient) in enumerate(rows):
             now = clock.now()
             if not recipient.email or not recipient.active:
                 batch.outcome(row, "cancelled", row.email_attempts, None)
@@ -257,13 +265,19 @@ def _send_batch(
                 run.cancelled += 1
                 continue
             if time.monotonic() >= stop_at:  # the lease is about to run out: leave it to the next run
-                batch.outcome(row, "pending", row.email_attempts, None)
-                run.released += 1
+                _release(batch, run, [(row, recipient)])
                 continue
             try:  # everything but the end of the message: not delivered yet
                 mailer.stage(email.build(row, recipient), recipient.email)
             except Exception as exc:  # SMTP refused or down, or this one message cannot be built: retry later
                 _failed(batch, run, row, recipient, now, exc)
+                if isinstance(exc, email.ServerUnreachable):
+                    # the server is down: this message's attempt says so; the others are not tried against it (each
+                    # would spend one of its attempts on the outage, and an outage of hours would give them all up)
+                    _release(batch, run, rows[n + 1 :])
+                    run.unreachable = True
+                    log.error("the SMTP server could not be reached: the run stops, the rest waits for the next")
+                    break
                 continue
             try:
                 recorder.wait()  # the previous delivery is on disk before this one is handed over
@@ -272,8 +286,7 @@ def _send_batch(
                 raise
             if time.monotonic() >= stop_at:  # staging ran into the margin: its end could be accepted after the lease
                 mailer.close()  # hangs up: never accepted; the next run sends it
-                batch.outcome(row, "pending", row.email_attempts, None)
-                run.released += 1
+                _release(batch, run, [(row, recipient)])
                 continue
             try:
                 mailer.finish()
@@ -310,6 +323,6 @@ def dispatch_due(limit: int = 1000) -> DispatchRun:
                 claimed += len(rows)
                 if rows:
                     _send_batch(rows, run, mailer, recorder, stop_at)
-                if len(rows) < asked:  # that was the last of what is due now
+                if len(rows) < asked or run.unreachable:  # the last of what is due now, or nowhere to send it
                     break
         return run

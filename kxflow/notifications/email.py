@@ -129,7 +129,19 @@ def _to_folder(msg: EmailMessage) -> None:
     tmp.replace(folder / f"{name}.eml")  # atomic: a reader never sees half a message
 
 
+class ServerUnreachable(smtplib.SMTPException):
+    """The SMTP server could not be reached or would not open a session (the connection, its greeting, TLS, the
+    login): the trouble is the server's, not one message's."""
+
+
 def _connect() -> smtplib.SMTP:
+    try:
+        return _session()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ServerUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _session() -> smtplib.SMTP:
     cfg = current_app.config
     smtp = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT_SECONDS"])
     try:

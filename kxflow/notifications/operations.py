@@ -417,6 +417,7 @@ def mark_read(user: User, notification_id: int) -> Notification:
 # replies are logged as it wrote them)
 NO_ADDRESS = "no e-mail address or account disabled"
 BAD_ADDRESS = "not one e-mail address"
+UNREACHABLE = "ServerUnreachable"  # the name of ``email.ServerUnreachable``, how the log writes the failure
 
 
 def delivery_error(error: str | None) -> str | None:
@@ -426,6 +427,11 @@ def delivery_error(error: str | None) -> str | None:
         return gettext("No e-mail address, or the account is disabled: not sent.")
     if error and error.startswith(f"ValueError: {BAD_ADDRESS}"):
         return gettext("The recipient's e-mail address is not one valid address: not sent.")
+    if error and error.startswith(f"{UNREACHABLE}: "):
+        return gettext(
+            "The mail server could not be reached (%(detail)s): sent again once it answers.",
+            detail=error.removeprefix(f"{UNREACHABLE}: "),
+        )
     return error
 
 
