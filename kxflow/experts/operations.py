@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import get_locale, gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from kxflow.accounts.models import User
 from kxflow.accounts.operations import create_user
@@ -99,7 +99,9 @@ def set_profile(
     if "email" in contact:
         expert.email = (contact["email"] or "").strip() or None
     db.session.add(profile)
-    db.session.execute(ExpertConflict.__table__.delete().where(ExpertConflict.user_id == expert_id))
+    # the ORM's DELETE, not the table's: it also drops the expert's conflicts the session holds, whose ids a new row
+    # may take again (SQLite reuses them), which would otherwise clash in the session's identity map
+    db.session.execute(delete(ExpertConflict).where(ExpertConflict.user_id == expert_id))
     seen = set()
     for item in conflicts:
         key = (item.get("county_code") or None, item.get("province_code") or None)
