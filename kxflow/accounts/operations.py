@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from kxflow.accounts import mfa, passwords, sessions
 from kxflow.accounts.models import ApiToken, User
@@ -277,17 +277,15 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return raw, row
 
 
-# built once: only the values change from one request to the next (building the statement cost more than running it)
-_TOKEN_USER = (
-    select(User, ApiToken.id, ApiToken.last_used_at)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(
-        ApiToken.token_hash == bindparam("hashed"),
-        ApiToken.revoked_at.is_(None),
-        ApiToken.expires_at > bindparam("now"),
-        User.active.is_(True),
-    )
+# a live (unexpired, unrevoked) token of an active user: written once, for the read and for the note of its use
+_LIVE = (
+    ApiToken.token_hash == bindparam("hashed"),
+    ApiToken.revoked_at.is_(None),
+    ApiToken.expires_at > bindparam("now"),
+    User.active.is_(True),
 )
+# built once: only the values change from one request to the next (building the statement cost more than running it)
+_TOKEN_USER = select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id).where(*_LIVE)
 
 _TOUCH = (
     update(ApiToken.__table__)
@@ -301,11 +299,11 @@ _TOUCH = (
 _TOKEN_USER_NOTING_USE = _TOKEN_USER.add_cte(
     update(ApiToken.__table__)
     .where(
-        ApiToken.__table__.c.token_hash == bindparam("hashed"),
-        ApiToken.__table__.c.revoked_at.is_(None),
-        ApiToken.__table__.c.expires_at > bindparam("now"),
+        # the same live token, its own FROM (not correlated to the table the UPDATE writes)
+        ApiToken.__table__.c.id.in_(
+            select(ApiToken.id).join(User, User.id == ApiToken.user_id).where(*_LIVE).correlate(None)
+        ),
         or_(ApiToken.__table__.c.last_used_at.is_(None), ApiToken.__table__.c.last_used_at <= bindparam("due")),
-        exists().where(User.id == ApiToken.__table__.c.user_id, User.active.is_(True)),
     )
     .values(last_used_at=bindparam("now"))
     .returning(ApiToken.__table__.c.id)
